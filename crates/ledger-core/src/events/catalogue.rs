@@ -10,8 +10,14 @@ use serde::{Deserialize, Serialize};
 use super::{CaseCategory, LegalBasis, PenaltyKind};
 
 /// The kind of record that makes a measure apply to an entity.
+///
+/// Serialised in serde's external form: a variant without data is its name
+/// (`"serious_list"`), a variant with data an object with one member named after it
+/// (`{"penalty_class": {...}}`). That form is read as a stream, so an error inside it is
+/// reported at its exact field, and it refuses unknown members everywhere, which serde's
+/// internally tagged form does not do for variants without data.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum MeasureTrigger {
     /// An entry into the abnormal-operations list.
     AbnormalList,
@@ -29,25 +35,20 @@ pub enum MeasureTrigger {
     LicenceRevoked,
 }
 
-/// How long a measure applies once triggered.
+/// How long a measure applies once triggered, in the same form as [`MeasureTrigger`]:
+/// `"while_listed"`, `{"fixed_days": 90}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(tag = "rule", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum DurationRule {
     /// As long as the entity stays on the triggering list.
     WhileListed,
-    /// A fixed number of calendar days from the trigger's decision date.
-    FixedDays {
-        /// The number of days.
-        days: u32,
-    },
+    /// This many calendar days from the trigger's decision date.
+    FixedDays(u32),
     /// As long as the triggering penalty is published.
     UntilPublicationEnds,
-    /// A number of years from the trigger's decision date (for example the 3-year bar on a
-    /// legal representative).
-    YearsAfterTrigger {
-        /// The number of years.
-        years: u32,
-    },
+    /// This many years from the trigger's decision date (for example the 3-year bar on a legal
+    /// representative).
+    YearsAfterTrigger(u32),
 }
 
 /// A measure was added to the catalogue, or a new version of it defined.

@@ -34,9 +34,7 @@ pub struct Authority {
 }
 
 /// The kinds of recorded decision that another record may refer to.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RecordKind {
     /// An administrative penalty decision (行政处罚决定).

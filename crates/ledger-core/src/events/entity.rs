@@ -10,9 +10,7 @@ use super::{Authority, LegalBasis, PersonRef};
 use crate::{CheckOverride, CreditCode};
 
 /// The legal form of a market entity.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EntityKind {
     /// Limited liability company (有限责任公司).
@@ -127,9 +125,7 @@ pub struct LicenceRevoked {
 }
 
 /// Why an entity left the register.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DeregistrationReason {
     /// Dissolved by resolution of its members or owners (决议解散).

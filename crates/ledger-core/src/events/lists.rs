@@ -11,9 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::{Authority, LegalBasis};
 
 /// Why an entity was put on the abnormal-operations list (经营异常名录).
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AbnormalGround {
     /// The annual report was not filed by 30 June (未按规定报送年度报告); 2014 onwards.
@@ -46,9 +44,7 @@ pub struct AbnormalListEntered {
 }
 
 /// Why an entity left the abnormal-operations list.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AbnormalRemovalReason {
     /// The missing annual report was filed (补报年度报告).
@@ -97,9 +93,7 @@ pub struct AbnormalListRemoved {
 ///
 /// The first group comes from the 2016 measures (in force 2016-04 to 2021-08), the second from
 /// the 2021 measures (in force from 2021-09).
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SeriousGround {
     /// 2016 measures: three years on the abnormal-operations list.
@@ -160,9 +154,7 @@ pub struct SeriousListEntered {
 }
 
 /// How an entity left the serious list.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SeriousRemovalKind {
     /// The listing term (and any longer restriction period) ran out.

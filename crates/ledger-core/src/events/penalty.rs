@@ -7,9 +7,7 @@ use super::{Authority, LegalBasis};
 
 /// The field of law a penalty case belongs to. Publication and credit-repair rules depend on
 /// it (food, drug and special-equipment penalties wait longer for repair).
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CaseCategory {
     /// Food safety (食品安全).
@@ -40,9 +38,7 @@ pub enum CaseCategory {
 
 /// A kind of administrative penalty (Administrative Penalty Law, article 9). One decision may
 /// impose several.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PenaltyKind {
     /// Warning (警告); a bare warning is not published.
@@ -76,9 +72,7 @@ pub enum PenaltyKind {
 }
 
 /// The procedure under which a penalty was decided.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PenaltyProcedure {
     /// The ordinary procedure (普通程序); such penalties are published.
@@ -124,9 +118,7 @@ pub struct PenaltyDecided {
 }
 
 /// Why a penalty was changed or revoked after its decision.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AmendmentReason {
     /// An administrative review decision (行政复议决定).
@@ -177,14 +169,14 @@ pub struct PenaltyChanges {
 #[serde(deny_unknown_fields)]
 pub struct PenaltyChanged {
     /// The number of the penalty decision that was changed.
-    pub decision_number: String,
+    pub penalty_decision_number: String,
     /// The number of the document that made the change: a new penalty decision, a review
     /// decision or a court judgment, for example "（2025）甘0502行初12号".
-    pub change_decision_number: String,
+    pub decision_number: String,
     /// The body that made the change: the deciding authority, the review organ or the court.
     pub changed_by: Authority,
-    /// The date the change took effect.
-    pub change_date: NaiveDate,
+    /// The date of the document that made the change.
+    pub decision_date: NaiveDate,
     /// Why the penalty was changed.
     pub reason: AmendmentReason,
     /// What changed and why, in words, as the publication will say.
@@ -198,22 +190,20 @@ pub struct PenaltyChanged {
 #[serde(deny_unknown_fields)]
 pub struct PenaltyRevoked {
     /// The number of the penalty decision that was revoked.
+    pub penalty_decision_number: String,
+    /// The number of the document that revoked it: a review decision, a court judgment or the
+    /// authority's own revocation decision.
     pub decision_number: String,
-    /// The number of the document that revoked it (review decision, judgment or the
-    /// authority's own revocation decision).
-    pub revocation_decision_number: String,
     /// The body that revoked it.
     pub revoked_by: Authority,
     /// Why it was revoked.
     pub reason: AmendmentReason,
-    /// The date the revocation took effect.
-    pub revocation_date: NaiveDate,
+    /// The date of the document that revoked it.
+    pub decision_date: NaiveDate,
 }
 
 /// A condition of credit repair that the applicant showed to be met.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RepairCondition {
     /// The penalty has been carried out in full (履行完毕).
@@ -237,11 +227,11 @@ pub struct CreditRepaired {
     /// The date the entity applied.
     pub application_date: NaiveDate,
     /// The number of the decision approving the repair.
-    pub approval_decision_number: String,
+    pub decision_number: String,
     /// The authority that approved it.
     pub authority: Authority,
     /// The date of the approval; publication stops from then.
-    pub approval_date: NaiveDate,
+    pub decision_date: NaiveDate,
     /// The conditions the authority found met.
     pub conditions_met: Vec<RepairCondition>,
 }

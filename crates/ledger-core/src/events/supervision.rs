@@ -7,9 +7,7 @@ use uuid::Uuid;
 use super::{Authority, DecisionRef};
 
 /// The outcome of a random spot check.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SpotCheckResult {
     /// No problem found (未发现问题).
@@ -44,9 +42,7 @@ pub struct SpotCheckRecorded {
 }
 
 /// Who raised an objection. Only the role is recorded: a person's name is personal data.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ObjectorRole {
     /// The market entity the record is about.
@@ -72,9 +68,7 @@ pub struct ObjectionRaised {
 }
 
 /// How an objection was decided.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ObjectionOutcome {
     /// The objection is well founded; the record is corrected or withdrawn.
