@@ -29,12 +29,18 @@ SELECT position, stream, stream_version, event_id, event_type, schema_version, e
        recorded_at, recorded_by, payload, prev_hash, hash
 FROM events WHERE event_id IN
 
--- name: upsert_tile
-INSERT INTO merkle_tiles (level, idx, hashes) VALUES ($1, $2, $3)
+-- name: upsert_tiles_prefix
+INSERT INTO merkle_tiles (level, idx, hashes) VALUES
+
+-- name: upsert_tiles_suffix
 ON CONFLICT (level, idx) DO UPDATE SET hashes = excluded.hashes
 
 -- name: select_tile
 SELECT hashes FROM merkle_tiles WHERE level = $1 AND idx = $2
+
+-- name: tiles_range
+SELECT idx, hashes FROM merkle_tiles WHERE level = $1 AND idx >= $2 AND idx <= $3
+ORDER BY idx
 
 -- name: read_stream
 SELECT position, stream, stream_version, event_id, event_type, schema_version, effective_at,

@@ -11,8 +11,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use ledger_core::event::RecordedEvent;
 use ledger_core::{Hash32, StreamName};
-use sqlx::any::{AnyArguments, AnyPoolOptions, AnyRow};
-use sqlx::{AnyPool, Arguments as _, Executor as _, Row as _};
+use sqlx::any::{AnyArguments, AnyPoolOptions};
+use sqlx::{AnyPool, Arguments as _, Executor as _};
 use uuid::Uuid;
 
 use crate::error::StoreError;
@@ -65,8 +65,10 @@ const QUERY_NAMES: &[&str] = &[
     "upsert_streams_suffix",
     "stream_heads_prefix",
     "events_by_ids_prefix",
-    "upsert_tile",
+    "upsert_tiles_prefix",
+    "upsert_tiles_suffix",
     "select_tile",
+    "tiles_range",
     "read_stream",
     "read_log",
     "event_by_position",
@@ -134,6 +136,102 @@ pub struct Db {
     pub pool: AnyPool,
     /// The backend's statements.
     pub queries: Queries,
+}
+
+/// A pool of the backend's own driver, for the bulk reads of the log.
+///
+/// The `Any` driver copies every value of a row once more than the native one does, which
+/// halves the rate of a full scan; verification and projection rebuilds read the whole log,
+/// so they go through here. The statement text and the decoding code are the same for both.
+#[derive(Debug, Clone)]
+pub enum NativePool {
+    /// SQLite.
+    Sqlite(sqlx::SqlitePool),
+    /// PostgreSQL.
+    Postgres(sqlx::PgPool),
+}
+
+impl NativePool {
+    /// Connects with the same per-connection settings as [`Db::connect`].
+    pub async fn connect(
+        url: &str,
+        max_connections: u32,
+        pg_schema: Option<&str>,
+    ) -> Result<Self, StoreError> {
+        let backend = Backend::from_url(url)?;
+        let setup = session_setup(backend, pg_schema)?;
+        macro_rules! pool {
+            ($options:ty) => {
+                <$options>::new()
+                    .max_connections(max_connections)
+                    .acquire_timeout(Duration::from_secs(30))
+                    .after_connect(move |conn, _meta| {
+                        let setup = setup.clone();
+                        Box::pin(async move {
+                            for statement in &setup {
+                                conn.execute(statement.as_str()).await?;
+                            }
+                            Ok(())
+                        })
+                    })
+                    .connect(url)
+                    .await?
+            };
+        }
+        Ok(match backend {
+            Backend::Sqlite => Self::Sqlite(pool!(sqlx::sqlite::SqlitePoolOptions)),
+            Backend::Postgres => Self::Postgres(pool!(sqlx::postgres::PgPoolOptions)),
+        })
+    }
+
+    /// Runs an event query with `i64` arguments and decodes the rows.
+    pub async fn events(&self, sql: &str, args: &[i64]) -> Result<Vec<RecordedEvent>, StoreError> {
+        macro_rules! run {
+            ($pool:expr) => {{
+                let mut query = sqlx::query(sql);
+                for arg in args {
+                    query = query.bind(*arg);
+                }
+                let rows = query.fetch_all($pool).await?;
+                rows.iter().map(event_from_row).collect()
+            }};
+        }
+        match self {
+            Self::Sqlite(pool) => run!(pool),
+            Self::Postgres(pool) => run!(pool),
+        }
+    }
+
+    /// Runs an event query with a text and an `i64` argument (stream reads).
+    pub async fn stream_events(
+        &self,
+        sql: &str,
+        stream: &str,
+        args: &[i64],
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        macro_rules! run {
+            ($pool:expr) => {{
+                let mut query = sqlx::query(sql).bind(stream);
+                for arg in args {
+                    query = query.bind(*arg);
+                }
+                let rows = query.fetch_all($pool).await?;
+                rows.iter().map(event_from_row).collect()
+            }};
+        }
+        match self {
+            Self::Sqlite(pool) => run!(pool),
+            Self::Postgres(pool) => run!(pool),
+        }
+    }
+
+    /// Closes the pool.
+    pub async fn close(&self) {
+        match self {
+            Self::Sqlite(pool) => pool.close().await,
+            Self::Postgres(pool) => pool.close().await,
+        }
+    }
 }
 
 /// How long a connection waits for a lock held by another connection.
@@ -288,17 +386,26 @@ pub fn to_i64(value: u64) -> i64 {
 }
 
 /// Reads a 32-byte hash column.
-pub fn hash_column(row: &AnyRow, index: usize) -> Result<Hash32, StoreError> {
+pub fn hash_column<R: sqlx::Row>(row: &R, index: usize) -> Result<Hash32, StoreError>
+where
+    usize: sqlx::ColumnIndex<R>,
+    for<'r> Vec<u8>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
     let bytes: Vec<u8> = row.try_get(index)?;
     Hash32::from_slice(&bytes)
         .ok_or_else(|| StoreError::Corrupt(format!("hash column has {} bytes", bytes.len())))
 }
 
-/// Decodes an event row selected with the standard column order.
+/// Decodes an event row selected with the standard column order, from any driver's row.
 ///
-/// Decoding checks only types; whether the row is intact is the verifier's job, which is why a
-/// malformed stream name still decodes (into a placeholder) rather than hiding the row.
-pub fn event_from_row(row: &AnyRow) -> Result<RecordedEvent, StoreError> {
+/// Decoding checks only types and shapes; whether the row is intact is the verifier's job.
+pub fn event_from_row<R: sqlx::Row>(row: &R) -> Result<RecordedEvent, StoreError>
+where
+    usize: sqlx::ColumnIndex<R>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Vec<u8>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
     let stream: String = row.try_get(1)?;
     let stream = StreamName::new(stream.clone())
         .map_err(|_| StoreError::Corrupt(format!("stored stream name {stream:?} is invalid")))?;

@@ -321,11 +321,15 @@ pub struct Store {
 
 struct Inner {
     db: db::Db,
+    native: db::NativePool,
     commands: Mutex<Option<mpsc::Sender<writer::Command>>>,
     writer_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
     verifier: NoteVerifier,
     origin: String,
     tile_cache: Mutex<tiles::TileCache>,
+    /// The size this process's writer last committed: a lower bound of the real size, which
+    /// only grows, so a proof at or below it needs no query for the size.
+    committed_size: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl fmt::Debug for Store {
@@ -350,16 +354,18 @@ impl Store {
         }
         let schema = config.pg_schema.as_deref();
         let read = db::Db::connect(&config.url, config.read_connections_max, schema).await?;
+        let native =
+            db::NativePool::connect(&config.url, config.read_connections_max, schema).await?;
         match backend {
             Backend::Sqlite => SQLITE_MIGRATIONS.run(&read.pool).await?,
             Backend::Postgres => POSTGRES_MIGRATIONS.run(&read.pool).await?,
         }
-        // SQLite allows one writer at a time: give the writer its own single connection so it
-        // never queues behind readers for a pool slot. On PostgreSQL one connection holds the
-        // writer lock and one runs the batches.
-        let write_connections = if backend == Backend::Sqlite { 1 } else { 2 };
+        // The writer has its own pool so it never queues behind readers: one connection runs
+        // the batches, one its lookups and checkpoints, and on PostgreSQL one holds the lock.
+        let write_connections = if backend == Backend::Sqlite { 2 } else { 3 };
         let write = db::Db::connect(&config.url, write_connections, schema).await?;
         let lock_key = writer_lock_key(schema.unwrap_or("public"));
+        let committed_size = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let writer = writer::Writer::start(
             write,
             lock_key,
@@ -367,6 +373,7 @@ impl Store {
             config.clock.clone(),
             config.signer.clone(),
             config.origin.clone(),
+            committed_size.clone(),
         )
         .await?;
         let (tx, rx) = mpsc::channel(config.limits.queue_commands_max);
@@ -375,11 +382,13 @@ impl Store {
         Ok(Self {
             inner: Arc::new(Inner {
                 db: read,
+                native,
                 commands: Mutex::new(Some(tx)),
                 writer_task: Mutex::new(Some(task)),
                 verifier: config.signer.verifier(),
                 origin: config.origin,
                 tile_cache: Mutex::new(tiles::TileCache::default()),
+                committed_size,
             }),
         })
     }
@@ -408,6 +417,7 @@ impl Store {
             let _ = task.await;
         }
         self.inner.db.pool.close().await;
+        self.inner.native.close().await;
     }
 
     fn sender(&self) -> Result<mpsc::Sender<writer::Command>, StoreError> {
@@ -459,15 +469,12 @@ impl Store {
         from_version: u64,
         limit: usize,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        let rows = self
-            .db()
-            .query("read_stream")
-            .bind(stream.as_str().to_owned())
-            .bind(db::to_i64(from_version))
-            .bind(db::to_i64(limit.min(READ_PAGE_EVENTS_MAX) as u64))
-            .fetch_all(&self.db().pool)
-            .await?;
-        rows.iter().map(db::event_from_row).collect()
+        let limit = db::to_i64(limit.min(READ_PAGE_EVENTS_MAX) as u64);
+        let sql = self.db().queries.get("read_stream");
+        self.inner
+            .native
+            .stream_events(sql, stream.as_str(), &[db::to_i64(from_version), limit])
+            .await
     }
 
     /// Events of the whole log from `from_position`, at most `limit`
@@ -487,15 +494,9 @@ impl Store {
         from: u64,
         to: u64,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        let rows = self
-            .db()
-            .query("read_log")
-            .bind(db::to_i64(from))
-            .bind(db::to_i64(to))
-            .bind(READ_PAGE_EVENTS_MAX as i64)
-            .fetch_all(&self.db().pool)
-            .await?;
-        rows.iter().map(db::event_from_row).collect()
+        let sql = self.db().queries.get("read_log");
+        let args = [db::to_i64(from), db::to_i64(to), READ_PAGE_EVENTS_MAX as i64];
+        self.inner.native.events(sql, &args).await
     }
 
     /// The event at a position.
@@ -608,43 +609,41 @@ impl Store {
     }
 
     /// Perfect-subtree hashes for `ids`, reading each needed tile once.
+    ///
+    /// Tiles only ever grow at their end, so a cached tile, full or partial, answers every
+    /// node whose entries it already holds; a tile is read again only when it is too short.
     async fn nodes(
         &self,
         ids: &[NodeId],
     ) -> Result<std::collections::HashMap<NodeId, Hash32>, StoreError> {
-        let mut tiles: std::collections::HashMap<tiles::TileKey, Arc<Vec<Hash32>>> =
-            std::collections::HashMap::new();
-        for id in ids {
-            let (key, _, _) = tiles::node_location(*id);
-            if tiles.contains_key(&key) {
-                continue;
-            }
-            let cached = self.inner.tile_cache.lock().ok().and_then(|c| c.get(&key));
-            let tile = match cached {
-                Some(tile) => tile,
-                None => {
-                    let tile = Arc::new(fetch_tile(self.db(), key).await?.unwrap_or_default());
-                    if let Ok(mut cache) = self.inner.tile_cache.lock() {
-                        cache.put(key, tile.clone());
-                    }
-                    tile
-                }
-            };
-            tiles.insert(key, tile);
-        }
         let mut out = std::collections::HashMap::new();
         for id in ids {
+            if out.contains_key(id) {
+                continue;
+            }
             let (key, _, _) = tiles::node_location(*id);
-            let hash =
-                tiles.get(&key).and_then(|t| tiles::node_from_tile(*id, t)).ok_or_else(|| {
-                    StoreError::Corrupt(format!("Merkle node {id:?} is missing from its tile"))
-                })?;
+            let cached = self.inner.tile_cache.lock().ok().and_then(|c| c.get(&key));
+            let mut hash = cached.and_then(|tile| tiles::node_from_tile(*id, &tile));
+            if hash.is_none() {
+                let tile = Arc::new(fetch_tile(self.db(), key).await?.unwrap_or_default());
+                hash = tiles::node_from_tile(*id, &tile);
+                if let Ok(mut cache) = self.inner.tile_cache.lock() {
+                    cache.put(key, tile);
+                }
+            }
+            let hash = hash.ok_or_else(|| {
+                StoreError::Corrupt(format!("Merkle node {id:?} is missing from its tile"))
+            })?;
             out.insert(*id, hash);
         }
         Ok(out)
     }
 
     async fn check_size(&self, size: u64) -> Result<u64, StoreError> {
+        let known = self.inner.committed_size.load(std::sync::atomic::Ordering::Acquire);
+        if size <= known {
+            return Ok(known);
+        }
         let current = self.size().await?;
         if size > current {
             return Err(StoreError::OutOfRange(format!(
@@ -678,12 +677,12 @@ impl Store {
         let ranges = merkle::inclusion_ranges(position, tree_size);
         let mut ids = merkle::nodes_for_ranges(&ranges);
         ids.extend(merkle::range_nodes(0, tree_size));
-        let nodes = self.nodes(&ids).await?;
+        let (nodes, event) = tokio::join!(self.nodes(&ids), self.event_at(position));
+        let (nodes, event) = (nodes?, event?);
         let hashes = merkle::assemble(&ranges, |id| nodes.get(&id).copied())
             .map_err(|id| StoreError::Corrupt(format!("Merkle node {id:?} missing")))?;
         let root_hashes: Vec<Hash32> =
             merkle::range_nodes(0, tree_size).iter().map(|id| nodes[id]).collect();
-        let event = self.event_at(position).await?;
         Ok(InclusionProof {
             position,
             tree_size,

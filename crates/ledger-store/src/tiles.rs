@@ -6,7 +6,8 @@
 //! append writes a few rows per batch (the right-most tile of each level, rewritten as it
 //! fills), and a proof reads about two tiles per level, `log2(n) / 8` levels.
 //!
-//! Full tiles never change, which is what makes [`TileCache`] safe without invalidation.
+//! Tiles only grow at their end and full tiles never change, which is what makes
+//! [`TileCache`] safe without invalidation: a cached tile answers every node it covers.
 
 use std::collections::HashMap;
 
@@ -58,7 +59,7 @@ pub fn node_from_tile(id: NodeId, tile: &[Hash32]) -> Option<Hash32> {
     layer.first().copied()
 }
 
-/// Full tiles by key, bounded by [`TILE_CACHE_TILES_MAX`]; cleared when full, which is crude
+/// Tiles by key, bounded by [`TILE_CACHE_TILES_MAX`]; cleared when full, which is crude
 /// but keeps the bound without bookkeeping, and the hot tiles come back on the next proofs.
 #[derive(Debug, Default)]
 pub struct TileCache {
@@ -66,14 +67,14 @@ pub struct TileCache {
 }
 
 impl TileCache {
-    /// A full tile, if cached.
+    /// A tile, if cached (possibly shorter than the stored one).
     pub fn get(&self, key: &TileKey) -> Option<std::sync::Arc<Vec<Hash32>>> {
         self.tiles.get(key).cloned()
     }
 
-    /// Caches a tile if it is full (partial tiles still change).
+    /// Caches a tile, unless a longer version of it is cached already.
     pub fn put(&mut self, key: TileKey, tile: std::sync::Arc<Vec<Hash32>>) {
-        if tile.len() != TILE_WIDTH {
+        if self.tiles.get(&key).is_some_and(|t| t.len() >= tile.len()) {
             return;
         }
         if self.tiles.len() >= TILE_CACHE_TILES_MAX {

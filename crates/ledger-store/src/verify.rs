@@ -32,8 +32,11 @@ use crate::error::StoreError;
 use crate::tiles::TileEdge;
 use crate::Store;
 
-/// Events read per page.
+/// Events read per page (at most the store's read page size).
 pub const VERIFY_PAGE_EVENTS: usize = 5_000;
+
+/// Pages read concurrently.
+pub const VERIFY_READERS: usize = 2;
 
 /// The most problems a report lists; verification stops collecting after that.
 pub const VERIFY_PROBLEMS_MAX: usize = 100;
@@ -247,47 +250,60 @@ impl Store {
         self.load_checkpoints(&mut checker).await?;
         checker.check_checkpoints();
 
-        // A reader task keeps one page ahead of the hashing.
-        let (tx, mut rx) = mpsc::channel::<Result<Vec<RecordedEvent>, StoreError>>(2);
-        let reader = self.clone();
-        let read_task = tokio::spawn(async move {
-            let mut from = 0u64;
-            loop {
-                let page = reader.read_log_range(from, u64::MAX).await;
-                let next = match &page {
-                    Ok(events) if events.is_empty() => None,
-                    Ok(events) => events.last().map(|e| e.position + 1),
-                    Err(_) => None,
-                };
-                let full = matches!(&page, Ok(events) if events.len() >= VERIFY_PAGE_EVENTS);
-                if tx.send(page).await.is_err() {
-                    return;
+        // Reader tasks fetch pages ahead of the hashing, each on its own connection, so
+        // decoding rows runs in parallel too; pages are consumed strictly in order.
+        let mut pages = Vec::with_capacity(VERIFY_READERS);
+        let mut readers = Vec::with_capacity(VERIFY_READERS);
+        for r in 0..VERIFY_READERS {
+            let (tx, rx) = mpsc::channel::<Result<Vec<RecordedEvent>, StoreError>>(2);
+            pages.push(rx);
+            let reader = self.clone();
+            readers.push(tokio::spawn(async move {
+                let mut page = r as u64;
+                loop {
+                    let from = page * VERIFY_PAGE_EVENTS as u64;
+                    // Past the committed size, one open-ended read catches stray rows.
+                    let to = if from >= total { u64::MAX } else { from + VERIFY_PAGE_EVENTS as u64 };
+                    let events = reader.read_log_range(from, to).await;
+                    let last = from >= total;
+                    if tx.send(events).await.is_err() || last {
+                        return;
+                    }
+                    page += VERIFY_READERS as u64;
                 }
-                match next {
-                    Some(n) if full => from = n,
-                    _ => return,
-                }
-            }
-        });
+            }));
+        }
 
-        while let Some(page) = rx.recv().await {
-            let page = page?;
-            if page.is_empty() {
-                break;
+        let mut page = 0usize;
+        loop {
+            let Some(events) = pages[page % VERIFY_READERS].recv().await else { break };
+            let events = events?;
+            let past_end = (page * VERIFY_PAGE_EVENTS) as u64 >= total;
+            page += 1;
+            if events.is_empty() {
+                if past_end {
+                    break;
+                }
+                continue;
             }
-            let (page, hashes) = tokio::task::spawn_blocking(move || {
-                let hashes = hash_in_parallel(&page);
-                (page, hashes)
+            let (events, hashes) = tokio::task::spawn_blocking(move || {
+                let hashes = hash_in_parallel(&events);
+                (events, hashes)
             })
             .await
             .map_err(|e| StoreError::Corrupt(format!("hashing task failed: {e}")))?;
-            for (event, computed) in page.iter().zip(hashes) {
+            for (event, computed) in events.iter().zip(hashes) {
                 checker.check_event(event, computed);
             }
             self.check_tiles(&mut checker).await?;
             progress(Progress { events: checker.report.events, total, elapsed: started.elapsed() });
+            if past_end {
+                break;
+            }
         }
-        let _ = read_task.await;
+        for reader in readers {
+            reader.abort();
+        }
 
         self.finish(&mut checker, total).await?;
         let mut report = checker.report;
@@ -326,17 +342,40 @@ impl Store {
         Ok(())
     }
 
+    /// Compares the tiles rebuilt since the last call with the stored ones, reading each
+    /// level's range of tiles with one query.
     async fn check_tiles(&self, checker: &mut Checker) -> Result<(), StoreError> {
-        for ((level, index), rebuilt) in checker.edge.take_dirty() {
-            let stored = crate::fetch_tile(&self.inner.db, (level, index)).await?;
-            let matches = match &stored {
-                Some(stored) => {
-                    stored.len() >= rebuilt.len() && stored[..rebuilt.len()] == rebuilt[..]
+        let rebuilt = checker.edge.take_dirty();
+        let mut ranges: std::collections::BTreeMap<u8, (u64, u64)> = Default::default();
+        for ((level, index), _) in &rebuilt {
+            let range = ranges.entry(*level).or_insert((*index, *index));
+            range.0 = range.0.min(*index);
+            range.1 = range.1.max(*index);
+        }
+        let mut stored: HashMap<(u8, u64), Vec<Hash32>> = HashMap::new();
+        let db = &self.inner.db;
+        for (level, (first, last)) in ranges {
+            let rows = db
+                .query("tiles_range")
+                .bind(i64::from(level))
+                .bind(db::to_i64(first))
+                .bind(db::to_i64(last))
+                .fetch_all(&db.pool)
+                .await?;
+            for row in rows {
+                let index = db::to_u64(row.try_get(0)?, "tile index")?;
+                let bytes: Vec<u8> = row.try_get(1)?;
+                if let Some(hashes) = crate::tiles::decode_tile(&bytes) {
+                    stored.insert((level, index), hashes);
                 }
-                None => false,
-            };
+            }
+        }
+        for (key, rebuilt) in rebuilt {
+            let matches = stored.get(&key).is_some_and(|stored| {
+                stored.len() >= rebuilt.len() && stored[..rebuilt.len()] == rebuilt[..]
+            });
             if !matches {
-                checker.report.push(None, ProblemKind::TileMismatch { level, index });
+                checker.report.push(None, ProblemKind::TileMismatch { level: key.0, index: key.1 });
             }
         }
         Ok(())

@@ -125,11 +125,15 @@ pub(crate) struct Writer {
     /// The connection holding the PostgreSQL writer lock; in a mutex only so the writer is
     /// `Sync` (the connection is never used again, only kept open).
     lock_conn: Option<std::sync::Mutex<PoolConnection<Any>>>,
+    /// The connection batches are written on (in a mutex for the same reason).
+    batch_conn: Option<std::sync::Mutex<PoolConnection<Any>>>,
     limits: WriterLimits,
     clock: Arc<dyn Clock>,
     signer: Arc<LogSigner>,
     origin: String,
     state: State,
+    /// The committed size, shared with readers of this process.
+    committed_size: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// Stages one batch before it is written.
@@ -150,10 +154,23 @@ impl Writer {
         clock: Arc<dyn Clock>,
         signer: Arc<LogSigner>,
         origin: String,
+        committed_size: Arc<std::sync::atomic::AtomicU64>,
     ) -> Result<Self, StoreError> {
         let state = load_state(&db).await?;
+        committed_size.store(state.size, std::sync::atomic::Ordering::Release);
         info!(size = state.size, backend = ?db.backend, "writer ready");
-        Ok(Self { db, lock_key, lock_conn: None, limits, clock, signer, origin, state })
+        Ok(Self {
+            db,
+            lock_key,
+            lock_conn: None,
+            batch_conn: None,
+            limits,
+            clock,
+            signer,
+            origin,
+            state,
+            committed_size,
+        })
     }
 
     pub(crate) async fn run(mut self, mut rx: mpsc::Receiver<Command>) {
@@ -191,6 +208,7 @@ impl Writer {
         self.maybe_checkpoint(true).await;
         // Close the lock's session explicitly: returned to the pool it would keep the
         // PostgreSQL advisory lock, and no other process could take the writer role.
+        self.batch_conn = None;
         if let Some(conn) = self.lock_conn.take().and_then(|m| m.into_inner().ok()) {
             let _ = sqlx::Connection::close(conn.detach()).await;
         }
@@ -236,6 +254,7 @@ impl Writer {
                     let _ = reply.send(Err(clone_err(&e)));
                 }
                 self.lock_conn = None;
+                self.batch_conn = None;
                 if let Err(reload) = self.reload().await {
                     error!(error = %reload, "could not reload writer state");
                 }
@@ -287,6 +306,11 @@ impl Writer {
     }
 
     /// Validates, seals and commits a batch of appends; answers each one.
+    ///
+    /// Event ids are first assumed new, which saves a lookup per batch: a reused id then
+    /// fails the insert on the unique index, the batch is rolled back, and it is staged again
+    /// with the stored events of its ids loaded, which turns retries into their original
+    /// answers and conflicts into typed errors.
     async fn commit_appends(
         &mut self,
         appends: &mut Vec<(Box<AppendRequest>, Reply<AppendOutcome>)>,
@@ -295,57 +319,58 @@ impl Writer {
             return Ok(0);
         }
         self.load_missing_heads(appends).await?;
-        let existing = self.load_existing(appends).await?;
         let now = self.clock.now().timestamp_micros().max(self.state.last_recorded_at);
         let recorded_at = db::from_micros(now)?;
+        let mut existing = HashMap::new();
+        let mut looked_up = false;
 
-        // Stage every append; a rejected one is answered at once and leaves no trace.
-        let mut staged = Staged::default();
-        let mut outcomes: Vec<(Reply<AppendOutcome>, Result<AppendOutcome, StoreError>)> =
-            Vec::new();
-        for (request, reply) in appends.drain(..) {
-            let outcome = self.stage(&request, &existing, &mut staged, recorded_at);
-            outcomes.push((reply, outcome));
-        }
-        if staged.events.is_empty() {
-            for (reply, outcome) in outcomes {
-                let _ = reply.send(outcome);
+        loop {
+            // Stage every append; a rejected one is answered at the end and leaves no trace.
+            let mut staged = Staged::default();
+            let outcomes: Vec<Result<AppendOutcome, StoreError>> = appends
+                .iter()
+                .map(|(request, _)| self.stage(request, &existing, &mut staged, recorded_at))
+                .collect();
+            if staged.events.is_empty() {
+                answer(appends, outcomes, None);
+                return Ok(0);
             }
-            return Ok(0);
-        }
 
-        // Extend the tree.
-        for event in &staged.events {
-            let edge = &mut self.state.edge;
-            self.state.frontier.append(merkle::leaf_hash(&event.hash), |id, h| edge.push(id, h));
-        }
-        let tiles = self.state.edge.take_dirty();
-        let new_size = self.state.size + staged.events.len() as u64;
-
-        match self.write(&staged, &tiles, new_size, now).await {
-            Ok(()) => {
-                let count = staged.events.len();
-                self.state.size = new_size;
-                self.state.last_recorded_at = now;
-                if self.state.heads.len() + staged.heads.len() > self.limits.head_cache_streams_max
-                {
-                    self.state.heads.clear();
-                }
-                self.state.heads.extend(staged.heads);
-                for (reply, outcome) in outcomes {
-                    let _ = reply.send(outcome);
-                }
-                Ok(count)
+            // Extend the tree, keeping the old edge in case the transaction fails.
+            let saved = (self.state.frontier.clone(), self.state.edge.clone());
+            for event in &staged.events {
+                let edge = &mut self.state.edge;
+                self.state
+                    .frontier
+                    .append(merkle::leaf_hash(&event.hash), |id, h| edge.push(id, h));
             }
-            Err(e) => {
-                // Answer the appends that were rejected on their own with their own error.
-                for (reply, outcome) in outcomes {
-                    let _ = reply.send(match outcome {
-                        Ok(_) => Err(clone_err(&e)),
-                        rejected => rejected,
-                    });
+            let tiles = self.state.edge.take_dirty();
+            let new_size = self.state.size + staged.events.len() as u64;
+
+            match self.write(&staged, &tiles, new_size, now).await {
+                Ok(()) => {
+                    let count = staged.events.len();
+                    self.state.size = new_size;
+                    self.state.last_recorded_at = now;
+                    self.committed_size.store(new_size, std::sync::atomic::Ordering::Release);
+                    let cached = self.state.heads.len() + staged.heads.len();
+                    if cached > self.limits.head_cache_streams_max {
+                        self.state.heads.clear();
+                    }
+                    self.state.heads.extend(staged.heads);
+                    answer(appends, outcomes, None);
+                    return Ok(count);
                 }
-                Err(e)
+                Err(e) if !looked_up && is_unique_violation(&e) => {
+                    debug!("an event id of the batch is already stored; staging again");
+                    (self.state.frontier, self.state.edge) = saved;
+                    existing = self.load_existing(appends).await?;
+                    looked_up = true;
+                }
+                Err(e) => {
+                    answer(appends, outcomes, Some(&e));
+                    return Err(e);
+                }
             }
         }
     }
@@ -516,7 +541,16 @@ impl Writer {
         now: i64,
     ) -> Result<(), StoreError> {
         let q = &self.db.queries;
-        let mut tx = self.db.pool.begin().await?;
+        // The writer keeps one connection for its batches: taking it from the pool each time
+        // costs a round trip per batch, which group commit pays on every acknowledgement.
+        if self.batch_conn.is_none() {
+            self.batch_conn = Some(std::sync::Mutex::new(self.db.pool.acquire().await?));
+        }
+        let conn = self.batch_conn.as_mut().and_then(|m| m.get_mut().ok());
+        let Some(conn) = conn else {
+            return Err(StoreError::Unavailable("the writer's connection is poisoned".into()));
+        };
+        let mut tx = sqlx::Connection::begin(&mut **conn).await?;
 
         let moved = self
             .db
@@ -565,14 +599,20 @@ impl Writer {
             sqlx::query_with(&sql, args).execute(&mut *tx).await?;
         }
 
-        for ((level, index), hashes) in tiles {
-            self.db
-                .query("upsert_tile")
-                .bind(i64::from(*level))
-                .bind(db::to_i64(*index))
-                .bind(tiles::encode_tile(hashes))
-                .execute(&mut *tx)
-                .await?;
+        if !tiles.is_empty() {
+            let sql = self.db.values_statement(
+                q.get("upsert_tiles_prefix"),
+                q.get("upsert_tiles_suffix"),
+                tiles.len(),
+                3,
+            );
+            let mut args = AnyArguments::default();
+            for ((level, index), hashes) in tiles {
+                add(&mut args, i64::from(*level))?;
+                add(&mut args, db::to_i64(*index))?;
+                add(&mut args, tiles::encode_tile(hashes))?;
+            }
+            sqlx::query_with(&sql, args).execute(&mut *tx).await?;
         }
 
         for (id, position, salt, data) in &staged.personal {
@@ -630,6 +670,31 @@ impl Writer {
         self.state.last_checkpoint_at = Instant::now();
         info!(size = checkpoint.size, root = %checkpoint.root, "checkpoint signed");
         Ok(SignedCheckpoint { size: checkpoint.size, root: checkpoint.root, note })
+    }
+}
+
+/// Sends each append its outcome; when the batch failed (`failed`), the appends that were
+/// accepted get that failure and the ones rejected on their own keep their own error.
+fn answer(
+    appends: &mut Vec<(Box<AppendRequest>, Reply<AppendOutcome>)>,
+    outcomes: Vec<Result<AppendOutcome, StoreError>>,
+    failed: Option<&StoreError>,
+) {
+    for ((_, reply), outcome) in appends.drain(..).zip(outcomes) {
+        let outcome = match (outcome, failed) {
+            (Ok(_), Some(e)) => Err(clone_err(e)),
+            (outcome, _) => outcome,
+        };
+        let _ = reply.send(outcome);
+    }
+}
+
+fn is_unique_violation(e: &StoreError) -> bool {
+    match e {
+        StoreError::Database(sqlx::Error::Database(db)) => {
+            db.kind() == sqlx::error::ErrorKind::UniqueViolation
+        }
+        _ => false,
     }
 }
 
