@@ -106,7 +106,8 @@ async fn raw_insert(kind: Kind, db: &TestDb, rows: &[Row]) -> Duration {
                     let text = sql(stmt_rows.len());
                     let mut q = sqlx::query(&text);
                     for (i, r) in stmt_rows.iter().enumerate() {
-                        let pos = (t * RAW_ROWS_PER_TRANSACTION + s * RAW_ROWS_PER_STATEMENT + i) as i64;
+                        let pos =
+                            (t * RAW_ROWS_PER_TRANSACTION + s * RAW_ROWS_PER_STATEMENT + i) as i64;
                         q = q
                             .bind(pos)
                             .bind(&r.stream)
@@ -132,17 +133,21 @@ async fn raw_insert(kind: Kind, db: &TestDb, rows: &[Row]) -> Duration {
         Kind::Sqlite => {
             let conn = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
             let mut conn = conn;
-            conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA cache_size = -65536")
-                .await
-                .unwrap();
+            conn.execute(
+                "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA cache_size = -65536",
+            )
+            .await
+            .unwrap();
             run!(conn)
         }
         Kind::Postgres => {
             let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
             let schema = db.schema.clone().unwrap();
-            conn.execute(format!("CREATE SCHEMA \"{schema}\"; SET search_path TO \"{schema}\"").as_str())
-                .await
-                .unwrap();
+            conn.execute(
+                format!("CREATE SCHEMA \"{schema}\"; SET search_path TO \"{schema}\"").as_str(),
+            )
+            .await
+            .unwrap();
             run!(conn)
         }
     }
@@ -200,9 +205,11 @@ async fn raw_single_row_durable(kind: Kind, db: &TestDb) -> f64 {
         Kind::Postgres => {
             let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
             let schema = db.schema.clone().unwrap();
-            conn.execute(format!("SET search_path TO \"{schema}\"; SET synchronous_commit = on").as_str())
-                .await
-                .unwrap();
+            conn.execute(
+                format!("SET search_path TO \"{schema}\"; SET synchronous_commit = on").as_str(),
+            )
+            .await
+            .unwrap();
             run!(conn, offset)
         }
     }
@@ -252,7 +259,10 @@ async fn bulk_append(store: &Store, total: u64) -> Duration {
         let template = payload_event.clone();
         tasks.push(tokio::spawn(async move {
             let events = (0..BULK_EVENTS_PER_APPEND)
-                .map(|_| ledger_core::event::ProposedEvent { event_id: uuid::Uuid::now_v7(), ..template.clone() })
+                .map(|_| ledger_core::event::ProposedEvent {
+                    event_id: uuid::Uuid::now_v7(),
+                    ..template.clone()
+                })
                 .collect();
             let stream = entity_stream(a % STREAMS);
             let request = AppendRequest::new(stream, ExpectedVersion::Any, events, "bench");
@@ -308,7 +318,9 @@ async fn proofs(store: &Store, size: u64) -> (Duration, Duration) {
 }
 
 async fn run_backend(kind: Kind, events: u64) {
-    println!("\n== {kind:?}: {events} events of {PAYLOAD_BYTES}-byte payloads, {STREAMS} streams ==");
+    println!(
+        "\n== {kind:?}: {events} events of {PAYLOAD_BYTES}-byte payloads, {STREAMS} streams =="
+    );
     let raw_db = TestDb::new(kind);
     let data = rows(events);
     let raw_elapsed = raw_insert(kind, &raw_db, &data).await;
@@ -337,7 +349,11 @@ async fn run_backend(kind: Kind, events: u64) {
 
     let size = store.size().await.unwrap();
     let (p50, p99) = proofs(&store, size).await;
-    println!("inclusion proof    p50 {:>8.1} us   p99 {:>8.1} us   at size {size}", p50.as_secs_f64() * 1e6, p99.as_secs_f64() * 1e6);
+    println!(
+        "inclusion proof    p50 {:>8.1} us   p99 {:>8.1} us   at size {size}",
+        p50.as_secs_f64() * 1e6,
+        p99.as_secs_f64() * 1e6
+    );
 
     let (scanned, scan_elapsed) = raw_scan(kind, &raw_db).await;
     let report = store.verify(|_| {}).await.unwrap();
@@ -354,13 +370,16 @@ async fn run_backend(kind: Kind, events: u64) {
 }
 
 fn main() {
-    let events: u64 = std::env::var("BENCH_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+    let events: u64 =
+        std::env::var("BENCH_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
     // `cargo bench` passes `--bench`; anything else (cargo test --benches) runs a tiny smoke run.
     let events = if std::env::args().any(|a| a == "--bench") { events } else { 2_000 };
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     runtime.block_on(async {
         run_backend(Kind::Sqlite, events).await;
-        let pg = std::env::var("CREDIT_LEDGER_BENCH_PG_URL").or_else(|_| std::env::var(ledger_testkit::PG_URL_VAR));
+        let pg = std::env::var("CREDIT_LEDGER_BENCH_PG_URL")
+            .or_else(|_| std::env::var(ledger_testkit::PG_URL_VAR));
         match pg {
             Ok(url) => {
                 std::env::set_var(ledger_testkit::PG_URL_VAR, url);

@@ -6,6 +6,7 @@
 //! checkpoints. It does no I/O: no files, no network, no database, no clock. Callers hand it
 //! bytes and times and get values back, which is what lets the same code run everywhere.
 
+pub mod bundle;
 pub mod canonical;
 pub mod checkpoint;
 pub mod code;

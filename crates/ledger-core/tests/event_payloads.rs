@@ -312,6 +312,75 @@ fn samples() -> Vec<(&'static str, u32, Value)> {
                 "erasure_date": "2031-01-15",
             }),
         ),
+        (
+            "principal_registered",
+            1,
+            json!({
+                "principal_id": "tax-bureau",
+                "name": "天水市税务局",
+                "roles": ["partner"],
+                "department": "税务部门",
+            }),
+        ),
+        (
+            "principal_registered",
+            1,
+            json!({
+                "principal_id": "discipline-office",
+                "name": "天水市纪委监委",
+                "roles": ["auditor", "partner"],
+                "all_departments": true,
+            }),
+        ),
+        (
+            "token_issued",
+            1,
+            json!({
+                "principal_id": "tax-bureau",
+                "token_id": "01900000-0000-7000-8000-000000000002",
+                "token_hash": "ab".repeat(32),
+                "label": "征管系统 production",
+            }),
+        ),
+        (
+            "token_revoked",
+            1,
+            json!({
+                "principal_id": "tax-bureau",
+                "token_id": "01900000-0000-7000-8000-000000000002",
+                "reason": "轮换密钥",
+            }),
+        ),
+        (
+            "access_logged",
+            1,
+            json!({
+                "principal_id": "tax-bureau",
+                "token_id": "01900000-0000-7000-8000-000000000002",
+                "queried_at": "2025-06-02T08:30:00.123456Z",
+                "query": "bulk_check",
+                "department": "税务部门",
+                "entities": [ENTITY_CODE, PLATFORM_CODE],
+                "as_of": "2025-06-01",
+                "known_at": "2025-06-02T00:00:00Z",
+                "answer_hash": "cd".repeat(32),
+                "answer_items": 2,
+            }),
+        ),
+        (
+            "access_logged",
+            1,
+            json!({
+                "principal_id": "tax-bureau",
+                "token_id": "01900000-0000-7000-8000-000000000002",
+                "queried_at": "2025-06-02T08:31:00Z",
+                "query": "changes",
+                "department": "税务部门",
+                "cursor": 42,
+                "answer_hash": "cd".repeat(32),
+                "answer_items": 0,
+            }),
+        ),
     ]
 }
 

@@ -95,9 +95,27 @@ pub struct Queries {
 }
 
 impl Queries {
-    /// Parses `-- name: x` sections and checks that every needed name is there.
+    /// Parses `-- name: x` sections of one or more files and checks that every needed name is
+    /// there.
     pub fn parse(text: &'static str) -> Result<Self, StoreError> {
+        Self::parse_all(&[text])
+    }
+
+    /// [`Queries::parse`] over several files.
+    pub fn parse_all(texts: &[&'static str]) -> Result<Self, StoreError> {
         let mut by_name = HashMap::new();
+        for text in texts {
+            Self::parse_into(text, &mut by_name);
+        }
+        for name in QUERY_NAMES.iter().chain(crate::projections::QUERY_NAMES) {
+            if !by_name.contains_key(name) {
+                return Err(StoreError::Config(format!("query file lacks `-- name: {name}`")));
+            }
+        }
+        Ok(Self { by_name })
+    }
+
+    fn parse_into(text: &'static str, by_name: &mut HashMap<&'static str, &'static str>) {
         let mut rest = text;
         while let Some(start) = rest.find("-- name: ") {
             let after = &rest[start + "-- name: ".len()..];
@@ -109,12 +127,6 @@ impl Queries {
             by_name.insert(name, body);
             rest = &body_all[body_end..];
         }
-        for name in QUERY_NAMES {
-            if !by_name.contains_key(name) {
-                return Err(StoreError::Config(format!("query file lacks `-- name: {name}`")));
-            }
-        }
-        Ok(Self { by_name })
     }
 
     /// The statement called `name`.
@@ -225,6 +237,30 @@ impl NativePool {
         }
     }
 
+    /// Runs an event query with two text and some `i64` arguments (ordered stream scans).
+    pub async fn two_text_events(
+        &self,
+        sql: &str,
+        first: &str,
+        second: &str,
+        args: &[i64],
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        macro_rules! run {
+            ($pool:expr) => {{
+                let mut query = sqlx::query(sql).bind(first).bind(second);
+                for arg in args {
+                    query = query.bind(*arg);
+                }
+                let rows = query.fetch_all($pool).await?;
+                rows.iter().map(event_from_row).collect()
+            }};
+        }
+        match self {
+            Self::Sqlite(pool) => run!(pool),
+            Self::Postgres(pool) => run!(pool),
+        }
+    }
+
     /// Closes the pool.
     pub async fn close(&self) {
         match self {
@@ -249,9 +285,14 @@ impl Db {
     ) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
         let backend = Backend::from_url(url)?;
-        let queries = Queries::parse(match backend {
-            Backend::Sqlite => include_str!("../sql/sqlite.sql"),
-            Backend::Postgres => include_str!("../sql/postgres.sql"),
+        let queries = Queries::parse_all(&match backend {
+            Backend::Sqlite => {
+                [include_str!("../sql/sqlite.sql"), include_str!("../sql/projections_sqlite.sql")]
+            }
+            Backend::Postgres => [
+                include_str!("../sql/postgres.sql"),
+                include_str!("../sql/projections_postgres.sql"),
+            ],
         })?;
         let setup = session_setup(backend, pg_schema)?;
         let pool = AnyPoolOptions::new()
@@ -307,6 +348,33 @@ impl Db {
         }
         sql.push(' ');
         sql.push_str(suffix);
+        sql
+    }
+
+    /// Builds a statement with `rows` value tuples, whose placeholders are numbered from
+    /// `first` (the prefix holding `first - 1` placeholders of its own).
+    pub fn values_statement_from(
+        &self,
+        prefix: &str,
+        rows: usize,
+        columns: usize,
+        first: usize,
+    ) -> String {
+        let mut sql = String::with_capacity(prefix.len() + rows * columns * 5);
+        sql.push_str(prefix);
+        sql.push(' ');
+        let mut n = first - 1;
+        for row in 0..rows {
+            sql.push_str(if row == 0 { "(" } else { ",(" });
+            for col in 0..columns {
+                if col > 0 {
+                    sql.push(',');
+                }
+                n += 1;
+                self.backend.placeholder(n, &mut sql);
+            }
+            sql.push(')');
+        }
         sql
     }
 
@@ -455,8 +523,12 @@ mod tests {
 
     #[test]
     fn both_query_files_define_every_name() {
-        Queries::parse(include_str!("../sql/sqlite.sql")).unwrap();
-        Queries::parse(include_str!("../sql/postgres.sql")).unwrap();
+        let sqlite =
+            [include_str!("../sql/sqlite.sql"), include_str!("../sql/projections_sqlite.sql")];
+        Queries::parse_all(&sqlite).unwrap();
+        let pg =
+            [include_str!("../sql/postgres.sql"), include_str!("../sql/projections_postgres.sql")];
+        Queries::parse_all(&pg).unwrap();
         assert!(Queries::parse("-- name: log_head\nSELECT 1").is_err());
     }
 }

@@ -8,6 +8,7 @@
 pub mod db;
 pub mod error;
 pub mod keys;
+pub mod projections;
 pub mod tiles;
 pub mod verify;
 pub mod writer;

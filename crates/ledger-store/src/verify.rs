@@ -263,7 +263,8 @@ impl Store {
                 loop {
                     let from = page * VERIFY_PAGE_EVENTS as u64;
                     // Past the committed size, one open-ended read catches stray rows.
-                    let to = if from >= total { u64::MAX } else { from + VERIFY_PAGE_EVENTS as u64 };
+                    let to =
+                        if from >= total { u64::MAX } else { from + VERIFY_PAGE_EVENTS as u64 };
                     let events = reader.read_log_range(from, to).await;
                     let last = from >= total;
                     if tx.send(events).await.is_err() || last {

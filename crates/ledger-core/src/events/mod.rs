@@ -32,6 +32,7 @@
 mod catalogue;
 mod common;
 mod entity;
+mod identity;
 mod lists;
 mod penalty;
 mod personal;
@@ -46,6 +47,9 @@ pub use entity::{
     DeregistrationReason, EntityChanges, EntityDeregistered, EntityDetailsChanged, EntityKind,
     EntityRegistered, LicenceRevoked, OnlineShopClosed, OnlineShopOpened, WebsiteRegistered,
     WebsiteRemoved,
+};
+pub use identity::{
+    AccessLogged, AccessQuery, PrincipalRegistered, PrincipalRole, TokenIssued, TokenRevoked,
 };
 pub use lists::{
     AbnormalGround, AbnormalListEntered, AbnormalListRemoved, AbnormalRemovalReason, SeriousGround,
@@ -192,6 +196,10 @@ domain_events! {
     MeasureDefinedV1(MeasureDefined) = ("measure_defined", 1),
     MeasureRetiredV1(MeasureRetired) = ("measure_retired", 1),
     PersonalDataErasedV1(PersonalDataErased) = ("personal_data_erased", 1),
+    PrincipalRegisteredV1(PrincipalRegistered) = ("principal_registered", 1),
+    TokenIssuedV1(TokenIssued) = ("token_issued", 1),
+    TokenRevokedV1(TokenRevoked) = ("token_revoked", 1),
+    AccessLoggedV1(AccessLogged) = ("access_logged", 1),
 }
 
 fn to_value<T: serde::Serialize>(payload: &T) -> Value {

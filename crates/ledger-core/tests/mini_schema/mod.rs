@@ -142,9 +142,11 @@ fn check_format(format: &str, value: &Value, at: &str, errors: &mut Vec<String>)
         ("date", Value::String(s)) => chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok(),
         ("uuid", Value::String(s)) => uuid::Uuid::parse_str(s).is_ok(),
         ("uint32", Value::Number(n)) => n.as_u64().is_some_and(|n| n <= u64::from(u32::MAX)),
+        ("uint64", Value::Number(n)) => n.is_u64(),
         ("int64", Value::Number(n)) => n.is_i64(),
+        ("date-time", Value::String(s)) => chrono::DateTime::parse_from_rfc3339(s).is_ok(),
         (_, Value::Null) => true,
-        ("date" | "uuid" | "uint32" | "int64", _) => true,
+        ("date" | "date-time" | "uuid" | "uint32" | "uint64" | "int64", _) => true,
         _ => {
             errors.push(format!("{at}: format {format:?} is not supported here"));
             return;

@@ -1,0 +1,138 @@
+//! Who may call the ledger's HTTP service, and what partners asked it.
+//!
+//! The service's callers (principals) and their bearer tokens are recorded as events, so that
+//! who could see what is itself part of the tamper-evident log: an auditor can replay the
+//! identity stream and know, for any moment, which tokens were valid and for which
+//! department. A token is never recorded, only its BLAKE3 hash, which is all the server needs
+//! to recognise it and useless to anyone who reads the log.
+//!
+//! Every query a partner department makes is recorded too ([`AccessLogged`]): who asked, when,
+//! about which entities, and a hash of the answer, so that a disputed answer can be shown to
+//! be the one given.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::{CreditCode, Hash32};
+
+/// What a principal may do; a principal holds one or more roles.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum PrincipalRole {
+    /// Appends events and imports history (the bureau's case, registry and inspection
+    /// systems).
+    Recorder,
+    /// Queries restrictions for one department (or all, where its scope says so).
+    Partner,
+    /// Reads the log, its proofs and checkpoints.
+    Auditor,
+    /// Registers principals and issues and revokes tokens.
+    Admin,
+}
+
+/// A principal was registered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PrincipalRegistered {
+    /// The principal's stable id, 1-64 characters of `A-Z a-z 0-9 . _ : -`, for example
+    /// "tax-bureau".
+    pub principal_id: String,
+    /// A human-readable name, for example "天水市税务局".
+    pub name: String,
+    /// The roles granted.
+    pub roles: Vec<PrincipalRole>,
+    /// For a partner: the department whose measures it sees, as named in the measure
+    /// catalogue, for example "税务部门".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub department: Option<String>,
+    /// For a partner: whether it may see the measures of every department.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub all_departments: bool,
+}
+
+/// A bearer token was issued to a principal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenIssued {
+    /// The principal that holds the token.
+    pub principal_id: String,
+    /// The token's id, used to revoke it.
+    pub token_id: Uuid,
+    /// BLAKE3 of the token's text; the token itself is shown once and never stored.
+    pub token_hash: Hash32,
+    /// What the token is for, for example "procurement system, production".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+}
+
+/// A bearer token was revoked; it is refused from this event on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenRevoked {
+    /// The principal that held the token.
+    pub principal_id: String,
+    /// The revoked token's id.
+    pub token_id: Uuid,
+    /// Why, for example "leaked in a log file".
+    pub reason: String,
+}
+
+/// The kinds of partner query the access log records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AccessQuery {
+    /// The restrictions on one entity.
+    Restrictions,
+    /// A bulk check of many entities.
+    BulkCheck,
+    /// A page of the department's change feed.
+    Changes,
+    /// A batch of the change feed sent as server-sent events.
+    ChangesStream,
+}
+
+/// A partner department queried the ledger.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccessLogged {
+    /// The principal that asked.
+    pub principal_id: String,
+    /// The token it used.
+    pub token_id: Uuid,
+    /// When the question was answered.
+    pub queried_at: DateTime<Utc>,
+    /// What kind of question.
+    pub query: AccessQuery,
+    /// The department whose measures were asked about, or none for every department.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub department: Option<String>,
+    /// The entities asked about (empty for the change feed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub entities: Vec<CreditCode>,
+    /// The date the question was about, when one was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub as_of: Option<NaiveDate>,
+    /// The knowledge time the question was about, when one was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub known_at: Option<DateTime<Utc>>,
+    /// For the change feed: the cursor the page started from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<u64>,
+    /// BLAKE3 of the answer's body as sent.
+    pub answer_hash: Hash32,
+    /// How many items (restrictions, entities or changes) the answer held.
+    pub answer_items: u64,
+}

@@ -1,0 +1,470 @@
+//! The joint-punishment views, kept from the log.
+//!
+//! Every view here is a cache of one pure function, `ledger_rules::timeline`, applied to one
+//! entity's events and the rules catalogue. The [`Projector`] stores each entity's timeline
+//! and its rows (restrictions by department, list stays, publications, a change feed) through
+//! `ledger_store`, and reads a status at any date from the cached timeline. Two ways keep the
+//! views current:
+//!
+//! 1. Tailing ([`Projector::catch_up`]): read the log from the projection's checkpoint in
+//!    pages; refold every entity a page touches from its whole stream; write the rows and move
+//!    the checkpoint in one transaction, so each page is applied exactly once.
+//! 2. Rebuild ([`Projector::rebuild`]): into a fresh generation, reading the log stream by
+//!    stream up to a snapshot size (each entity's history arrives whole, so memory stays at one
+//!    page), checking every hash and chain link as it goes, recording the last stream finished
+//!    with each batch so a crash resumes there; then tail the new generation up to the log's
+//!    end and swap it in. The old generation serves reads until the swap.
+//!
+//! A change to the measure catalogue (an event in `catalogue/measures`) changes every entity's
+//! timeline, so tailing one triggers a rebuild.
+
+mod rows;
+
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use chrono::NaiveDate;
+use ledger_core::{CreditCode, Hash32, RecordedEvent, StreamName};
+use ledger_rules::{Catalogue, CreditStatus, Timeline};
+use ledger_store::{Store, StoreError};
+use tracing::{info, info_span, Instrument as _};
+
+pub use rows::entity_rows;
+
+/// The name of the credit-status projection.
+pub const PROJECTION: &str = "credit";
+
+/// Events read per page while tailing.
+pub const TAIL_PAGE_EVENTS: usize = 5_000;
+
+/// Events read per page while rebuilding.
+pub const REBUILD_PAGE_EVENTS: usize = 10_000;
+
+/// Entities written per transaction while rebuilding.
+pub const REBUILD_BATCH_ENTITIES: usize = 2_000;
+
+/// Events of one stream read per page.
+const STREAM_PAGE_EVENTS: usize = 10_000;
+
+/// How often the tailer looks for new events when nothing woke it.
+pub const TAIL_POLL_INTERVAL: Duration = Duration::from_millis(200);
+
+/// The first and one-past-last names of entity streams: `entity/` sorts before every entity
+/// stream and `entity0` (the character after `/`) after all of them.
+const ENTITY_STREAMS: (&str, &str) = ("entity/", "entity0");
+
+/// What can go wrong while projecting.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProjectionError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The rules catalogue recorded in the ledger is not valid.
+    #[error("the recorded catalogue is not valid: {0}")]
+    Catalogue(String),
+    /// An event read back does not match its hash or its stream's chain: the rebuild stops.
+    #[error("event at position {position} fails verification: {problem}")]
+    Tampered {
+        /// The event's position.
+        position: u64,
+        /// What is wrong.
+        problem: String,
+    },
+    /// A cached timeline could not be read back.
+    #[error("cached timeline of {stream} is unreadable: {message}")]
+    Cache {
+        /// The stream.
+        stream: String,
+        /// The decoding error.
+        message: String,
+    },
+}
+
+/// Progress of a rebuild, reported after every batch.
+#[derive(Debug, Clone, Copy)]
+pub struct RebuildProgress {
+    /// Events read so far.
+    pub events: u64,
+    /// Entities written so far.
+    pub entities: u64,
+    /// Events the snapshot holds (entity streams and others).
+    pub snapshot: u64,
+    /// Time since the rebuild (or its resumption) started.
+    pub elapsed: Duration,
+}
+
+impl RebuildProgress {
+    /// Events per second so far.
+    pub fn events_per_second(&self) -> f64 {
+        self.events as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    /// Estimated time left, assuming the rate holds (entity streams are most of the log).
+    pub fn time_left(&self) -> Duration {
+        let rate = self.events_per_second();
+        if rate <= 0.0 {
+            return Duration::ZERO;
+        }
+        Duration::from_secs_f64(self.snapshot.saturating_sub(self.events) as f64 / rate)
+    }
+}
+
+/// The outcome of a rebuild.
+#[derive(Debug, Clone)]
+pub struct RebuildReport {
+    /// The generation now active.
+    pub generation: i64,
+    /// Events read by the scan.
+    pub events: u64,
+    /// Entities written.
+    pub entities: u64,
+    /// The log size the new generation has applied.
+    pub position: u64,
+    /// Wall time.
+    pub elapsed: Duration,
+}
+
+/// Keeps the credit-status projection and answers status questions from it.
+#[derive(Debug, Clone)]
+pub struct Projector {
+    store: Store,
+    /// The catalogue in use and the position of the last catalogue event it includes.
+    catalogue: Arc<RwLock<(Arc<Catalogue>, Option<u64>)>>,
+}
+
+impl Projector {
+    /// A projector over `store`, with the built-in list rules and the measures recorded in the
+    /// catalogue stream.
+    pub async fn new(store: Store) -> Result<Self, ProjectionError> {
+        let (catalogue, head) = load_catalogue(&store).await?;
+        Ok(Self { store, catalogue: Arc::new(RwLock::new((Arc::new(catalogue), head))) })
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The catalogue in use.
+    pub fn catalogue(&self) -> Arc<Catalogue> {
+        self.catalogue.read().map(|c| c.0.clone()).unwrap_or_else(|e| e.into_inner().0.clone())
+    }
+
+    fn catalogue_head(&self) -> Option<u64> {
+        self.catalogue.read().map(|c| c.1).unwrap_or_else(|e| e.into_inner().1)
+    }
+
+    async fn reload_catalogue(&self) -> Result<(), ProjectionError> {
+        let (catalogue, head) = load_catalogue(&self.store).await?;
+        if let Ok(mut slot) = self.catalogue.write() {
+            *slot = (Arc::new(catalogue), head);
+        }
+        Ok(())
+    }
+
+    /// The entity's timeline as the ledger knows it now: from the cache when it is current,
+    /// else folded from its stream.
+    pub async fn timeline(&self, code: &CreditCode) -> Result<Timeline, ProjectionError> {
+        let stream = StreamName::entity(code);
+        let state = self.store.projection_state(PROJECTION).await?;
+        if let Some((_, json)) =
+            self.store.entity_timeline(state.active_generation, stream.as_str()).await?
+        {
+            return serde_json::from_str(&json).map_err(|e| ProjectionError::Cache {
+                stream: stream.to_string(),
+                message: e.to_string(),
+            });
+        }
+        // Not projected yet (new entity, projection behind): the fold gives the same answer.
+        let events = read_whole_stream(&self.store, &stream).await?;
+        Ok(ledger_rules::timeline(&events, &self.catalogue(), None))
+    }
+
+    /// The entity's status on `as_of`, as the ledger knew it at `known_at` (a log position,
+    /// exclusive of later events) or as known now.
+    pub async fn status(
+        &self,
+        code: &CreditCode,
+        as_of: NaiveDate,
+        known_at: Option<u64>,
+    ) -> Result<CreditStatus, ProjectionError> {
+        let stream = StreamName::entity(code);
+        if let Some(position) = known_at {
+            let state = self.store.projection_state(PROJECTION).await?;
+            let cached =
+                self.store.entity_timeline(state.active_generation, stream.as_str()).await?;
+            // The cache answers "as known at p" only when nothing of the stream came after p.
+            if cached.is_none_or(|(last, _)| last > position) {
+                let events = read_whole_stream(&self.store, &stream).await?;
+                let catalogue = self.catalogue();
+                return Ok(ledger_rules::fold(&events, &catalogue, as_of, Some(position)));
+            }
+        }
+        Ok(self.timeline(code).await?.at(as_of))
+    }
+
+    /// Applies every event recorded since the active generation's checkpoint. Returns the
+    /// number of events read.
+    pub async fn catch_up(&self) -> Result<u64, ProjectionError> {
+        let state = self.store.projection_state(PROJECTION).await?;
+        let (applied, catalogue_changed) = self.tail(state.active_generation).await?;
+        if catalogue_changed {
+            info!("the measure catalogue changed; rebuilding the projection");
+            self.reload_catalogue().await?;
+            self.rebuild(|_| {}).await?;
+        }
+        Ok(applied)
+    }
+
+    /// Tails `generation` up to the log's current end. Returns the events read and whether a
+    /// catalogue event was among them.
+    async fn tail(&self, generation: i64) -> Result<(u64, bool), ProjectionError> {
+        let mut position = self.store.generation_position(PROJECTION, generation).await?;
+        let mut applied = 0u64;
+        let mut catalogue_changed = false;
+        loop {
+            let page = self.store.read_log(position, TAIL_PAGE_EVENTS).await?;
+            let Some(last) = page.last().map(|e| e.position) else { break };
+            let mut touched: Vec<StreamName> = page
+                .iter()
+                .filter(|e| e.stream.kind() == "entity")
+                .map(|e| e.stream.clone())
+                .collect();
+            touched.sort();
+            touched.dedup();
+            // Only catalogue events the loaded catalogue does not include yet change anything.
+            let known = self.catalogue_head();
+            catalogue_changed |= page.iter().any(|e| {
+                e.stream.as_str() == ledger_rules::CATALOGUE_STREAM
+                    && known.is_none_or(|head| e.position > head)
+            });
+
+            let catalogue = self.catalogue();
+            let mut entities = Vec::with_capacity(touched.len());
+            for stream in &touched {
+                let events = read_whole_stream(&self.store, stream).await?;
+                let old = match self.store.entity_timeline(generation, stream.as_str()).await? {
+                    Some((_, json)) => serde_json::from_str::<Timeline>(&json).ok(),
+                    None => None,
+                };
+                let timeline = ledger_rules::timeline(&events, &catalogue, None);
+                let head = events.last().map_or(0, |e| e.position);
+                entities.push(entity_rows(stream.as_str(), head, &timeline, old.as_ref()));
+            }
+            self.store
+                .write_projection(PROJECTION, generation, &entities, false, Some(last + 1), None)
+                .await?;
+            applied += page.len() as u64;
+            position = last + 1;
+        }
+        Ok((applied, catalogue_changed))
+    }
+
+    /// Tails the log until `shutdown` resolves.
+    pub async fn run(&self, shutdown: impl std::future::Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            if let Err(e) = self.catch_up().instrument(info_span!("projection_tail")).await {
+                tracing::warn!(error = %e, "projection tailing failed; retrying");
+            }
+            tokio::select! {
+                () = &mut shutdown => break,
+                () = tokio::time::sleep(TAIL_POLL_INTERVAL) => {}
+            }
+        }
+    }
+
+    /// Rebuilds the projection into a fresh generation (or resumes an interrupted rebuild),
+    /// then swaps it in. Reads keep being served from the old generation meanwhile.
+    pub async fn rebuild(
+        &self,
+        mut progress: impl FnMut(RebuildProgress),
+    ) -> Result<RebuildReport, ProjectionError> {
+        let started = Instant::now();
+        let state = self.store.projection_state(PROJECTION).await?;
+        let building = match state.building {
+            Some(building) => building,
+            None => self.store.begin_rebuild(PROJECTION, self.store.size().await?).await?,
+        };
+        let generation = building.generation;
+        info!(generation, snapshot = building.snapshot, resume_after = ?building.after_stream, "rebuild started");
+        let catalogue = self.catalogue();
+
+        let mut after =
+            building.after_stream.clone().unwrap_or_else(|| ENTITY_STREAMS.0.to_owned());
+        let (mut events_read, mut entities_written) = (0u64, 0u64);
+        let mut batch: Vec<ledger_store::projections::EntityRows> = Vec::new();
+        loop {
+            let page = self
+                .store
+                .read_streams_ordered(
+                    &after,
+                    ENTITY_STREAMS.1,
+                    building.snapshot,
+                    REBUILD_PAGE_EVENTS,
+                )
+                .await?;
+            if page.is_empty() {
+                break;
+            }
+            let full = page.len() >= REBUILD_PAGE_EVENTS;
+            let streams = split_streams(&page, full);
+            // A stream longer than a page: read it whole on its own.
+            let streams: Vec<Vec<RecordedEvent>> = if streams.is_empty() {
+                let stream = page[0].stream.clone();
+                let mut events = read_whole_stream(&self.store, &stream).await?;
+                events.retain(|e| e.position < building.snapshot);
+                vec![events]
+            } else {
+                streams.into_iter().map(<[RecordedEvent]>::to_vec).collect()
+            };
+            for events in &streams {
+                check_chain(events)?;
+                events_read += events.len() as u64;
+                let timeline = ledger_rules::timeline(events, &catalogue, None);
+                let head = events.last().map_or(0, |e| e.position);
+                let stream = events[0].stream.as_str();
+                batch.push(entity_rows(stream, head, &timeline, None));
+            }
+            after = streams.last().map(|s| s[0].stream.to_string()).unwrap_or(after);
+            if batch.len() >= REBUILD_BATCH_ENTITIES {
+                entities_written += batch.len() as u64;
+                self.store
+                    .write_projection(PROJECTION, generation, &batch, true, None, Some(&after))
+                    .await?;
+                batch.clear();
+                progress(RebuildProgress {
+                    events: events_read,
+                    entities: entities_written,
+                    snapshot: building.snapshot,
+                    elapsed: started.elapsed(),
+                });
+            }
+        }
+        entities_written += batch.len() as u64;
+        self.store
+            .write_projection(
+                PROJECTION,
+                generation,
+                &batch,
+                true,
+                Some(building.snapshot),
+                Some(&after),
+            )
+            .await?;
+        progress(RebuildProgress {
+            events: events_read,
+            entities: entities_written,
+            snapshot: building.snapshot,
+            elapsed: started.elapsed(),
+        });
+
+        // Catch the new generation up with what was appended during the scan, then swap.
+        self.tail(generation).await?;
+        self.store.swap_generation(PROJECTION, generation).await?;
+        let position = self.store.generation_position(PROJECTION, generation).await?;
+        info!(
+            generation,
+            events = events_read,
+            entities = entities_written,
+            position,
+            "rebuild swapped in"
+        );
+        Ok(RebuildReport {
+            generation,
+            events: events_read,
+            entities: entities_written,
+            position,
+            elapsed: started.elapsed(),
+        })
+    }
+}
+
+/// Appends the built-in measure catalogue to the catalogue stream if the stream is empty, so
+/// the rules in use are themselves recorded. Returns how many events it appended.
+pub async fn ensure_catalogue(store: &Store, recorded_by: &str) -> Result<usize, ProjectionError> {
+    let stream = ledger_rules::catalogue_stream();
+    if store.stream_head(&stream).await?.version > 0 {
+        return Ok(0);
+    }
+    let events = ledger_rules::measure_events(&Catalogue::builtin())
+        .map_err(|e| ProjectionError::Catalogue(e.to_string()))?;
+    let count = events.len();
+    let request = ledger_store::AppendRequest::new(
+        stream,
+        ledger_store::ExpectedVersion::NoStream,
+        events,
+        recorded_by,
+    );
+    store.append(request).await?;
+    Ok(count)
+}
+
+/// The built-in rules with the measures recorded in the ledger, and the position of the last
+/// catalogue event read.
+async fn load_catalogue(store: &Store) -> Result<(Catalogue, Option<u64>), ProjectionError> {
+    let events = read_whole_stream(store, &ledger_rules::catalogue_stream()).await?;
+    let head = events.last().map(|e| e.position);
+    let measures = ledger_rules::measures_from_events(&events);
+    let catalogue = Catalogue::builtin()
+        .with_measures(measures)
+        .map_err(|e| ProjectionError::Catalogue(e.to_string()))?;
+    Ok((catalogue, head))
+}
+
+async fn read_whole_stream(
+    store: &Store,
+    stream: &StreamName,
+) -> Result<Vec<RecordedEvent>, StoreError> {
+    let mut events = Vec::new();
+    loop {
+        let page = store.read_stream(stream, events.len() as u64 + 1, STREAM_PAGE_EVENTS).await?;
+        let done = page.len() < STREAM_PAGE_EVENTS;
+        events.extend(page);
+        if done {
+            return Ok(events);
+        }
+    }
+}
+
+/// Splits a page ordered by stream into whole streams. When the page was full its last stream
+/// may continue on the next page, so it is left out (and read again from its start).
+fn split_streams(page: &[RecordedEvent], full: bool) -> Vec<&[RecordedEvent]> {
+    let mut streams = Vec::new();
+    let mut start = 0;
+    for i in 1..=page.len() {
+        if i == page.len() || page[i].stream != page[start].stream {
+            streams.push(&page[start..i]);
+            start = i;
+        }
+    }
+    if full {
+        streams.pop();
+    }
+    streams
+}
+
+/// Checks hashes and the chain of one whole stream, as a rebuild reads it.
+fn check_chain(events: &[RecordedEvent]) -> Result<(), ProjectionError> {
+    let mut prev = Hash32::ZERO;
+    for (i, event) in events.iter().enumerate() {
+        let problem = if event.compute_hash() != event.hash {
+            Some("its fields do not match its hash")
+        } else if event.prev_hash != prev {
+            Some("its previous hash is not the hash of its stream's previous event")
+        } else if event.stream_version != i as u64 + 1 {
+            Some("its stream version is not the next one")
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            return Err(ProjectionError::Tampered {
+                position: event.position,
+                problem: problem.into(),
+            });
+        }
+        prev = event.hash;
+    }
+    Ok(())
+}

@@ -1,0 +1,104 @@
+-- Projection statements of the PostgreSQL backend (same conventions as postgres.sql).
+
+-- name: init_projection
+INSERT INTO projection_state (name, active_generation) VALUES ($1, 1)
+ON CONFLICT (name) DO NOTHING
+
+-- name: projection_state
+SELECT active_generation, building_generation, building_snapshot, building_after
+FROM projection_state WHERE name = $1
+
+-- name: begin_rebuild
+UPDATE projection_state
+SET building_generation = $1, building_snapshot = $2, building_after = NULL
+WHERE name = $3
+
+-- name: rebuild_progress
+UPDATE projection_state SET building_after = $1 WHERE name = $2 AND building_generation = $3
+
+-- name: swap_generation
+UPDATE projection_state
+SET active_generation = building_generation, building_generation = NULL,
+    building_snapshot = NULL, building_after = NULL
+WHERE name = $1 AND building_generation = $2
+
+-- name: streams_ordered
+SELECT position, stream, stream_version, event_id, event_type, schema_version, effective_at,
+       recorded_at, recorded_by, payload, prev_hash, hash
+FROM events WHERE stream > $1 AND stream < $2 AND position < $3
+ORDER BY stream, stream_version LIMIT $4
+
+-- name: upsert_timelines_prefix
+INSERT INTO entity_timelines (generation, stream, position, timeline) VALUES
+
+-- name: upsert_timelines_suffix
+ON CONFLICT (generation, stream) DO UPDATE
+SET position = excluded.position, timeline = excluded.timeline
+
+-- name: insert_restrictions_prefix
+INSERT INTO restriction_index (generation, department, stream, measure_id, start_date,
+                               end_date, trigger, position) VALUES
+
+-- name: insert_lists_prefix
+INSERT INTO list_index (generation, stream, list, ground, start_date, end_date, position) VALUES
+
+-- name: insert_disclosures_prefix
+INSERT INTO disclosures (generation, stream, decision_number, start_date, end_date, position)
+VALUES
+
+-- name: insert_changes_prefix
+INSERT INTO restriction_changes (generation, seq, department, stream, measure_id, change,
+                                 start_date, end_date, position) VALUES
+
+-- name: delete_entity_restrictions
+DELETE FROM restriction_index WHERE generation = $1 AND stream = $2
+
+-- name: delete_entity_lists
+DELETE FROM list_index WHERE generation = $1 AND stream = $2
+
+-- name: delete_entity_disclosures
+DELETE FROM disclosures WHERE generation = $1 AND stream = $2
+
+-- name: max_change_seq
+SELECT COALESCE(MAX(seq), 0)::BIGINT FROM restriction_changes WHERE generation = $1
+
+-- name: entity_timeline
+SELECT position, timeline FROM entity_timelines WHERE generation = $1 AND stream = $2
+
+-- name: department_restrictions
+SELECT stream, measure_id, start_date, end_date, trigger, position FROM restriction_index
+WHERE generation = $1 AND department = $2 AND start_date <= $3
+  AND (end_date IS NULL OR end_date > $4) AND stream > $5
+ORDER BY stream, measure_id LIMIT $6
+
+-- name: department_changes
+SELECT seq, stream, measure_id, change, start_date, end_date, position FROM restriction_changes
+WHERE generation = $1 AND department = $2 AND seq > $3 ORDER BY seq LIMIT $4
+
+-- name: disclosures_at
+SELECT stream, decision_number, start_date, end_date, position FROM disclosures
+WHERE generation = $1 AND start_date <= $2 AND (end_date IS NULL OR end_date > $3) AND stream > $4
+ORDER BY stream, decision_number LIMIT $5
+
+-- name: list_counts
+SELECT list, ground, SUBSTR(start_date, 1, 7), COUNT(*)::BIGINT FROM list_index WHERE generation = $1
+GROUP BY list, ground, SUBSTR(start_date, 1, 7) ORDER BY 3, 1, 2
+
+-- name: restriction_counts
+SELECT department, SUBSTR(start_date, 1, 7), COUNT(*)::BIGINT FROM restriction_index
+WHERE generation = $1 GROUP BY department, SUBSTR(start_date, 1, 7) ORDER BY 2, 1
+
+-- name: drop_generation_timelines
+DELETE FROM entity_timelines WHERE generation = $1
+
+-- name: drop_generation_restrictions
+DELETE FROM restriction_index WHERE generation = $1
+
+-- name: drop_generation_lists
+DELETE FROM list_index WHERE generation = $1
+
+-- name: drop_generation_disclosures
+DELETE FROM disclosures WHERE generation = $1
+
+-- name: drop_generation_changes
+DELETE FROM restriction_changes WHERE generation = $1

@@ -1,0 +1,609 @@
+//! Storage of projections: the SQL side of the views built from the log.
+//!
+//! What a projection holds is decided elsewhere (`ledger-projections` folds each entity's
+//! events with the rules); this module only stores and reads the rows, so that SQL stays in
+//! this crate. Every row carries a generation:
+//!
+//! 1. the active generation serves reads; tailing writes into it, each batch of entities in
+//!    one transaction together with the projection's checkpoint, so a batch is applied
+//!    exactly once whatever crashes;
+//! 2. a rebuild picks a new generation and a snapshot size, writes into that generation while
+//!    the active one keeps serving, and records the last stream it finished in the same
+//!    transaction as the rows, so a crashed rebuild resumes where it stopped;
+//! 3. once the new generation has caught up with the log, one update makes it active; the old
+//!    generation's rows are then deleted.
+
+use chrono::NaiveDate;
+use sqlx::any::AnyArguments;
+use sqlx::{Arguments as _, Row as _};
+
+use crate::db;
+use crate::error::StoreError;
+use crate::Store;
+
+/// The statement names this module needs in each backend's projection query file.
+pub const QUERY_NAMES: &[&str] = &[
+    "init_projection",
+    "projection_state",
+    "begin_rebuild",
+    "rebuild_progress",
+    "swap_generation",
+    "streams_ordered",
+    "upsert_timelines_prefix",
+    "upsert_timelines_suffix",
+    "insert_restrictions_prefix",
+    "insert_lists_prefix",
+    "insert_disclosures_prefix",
+    "insert_changes_prefix",
+    "delete_entity_restrictions",
+    "delete_entity_lists",
+    "delete_entity_disclosures",
+    "max_change_seq",
+    "entity_timeline",
+    "department_restrictions",
+    "department_changes",
+    "disclosures_at",
+    "list_counts",
+    "restriction_counts",
+    "drop_generation_timelines",
+    "drop_generation_restrictions",
+    "drop_generation_lists",
+    "drop_generation_disclosures",
+    "drop_generation_changes",
+];
+
+/// The most rows one read of a projection returns.
+pub const PROJECTION_PAGE_ROWS_MAX: usize = 1_000;
+
+/// Where a projection stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectionState {
+    /// The generation that serves reads.
+    pub active_generation: i64,
+    /// The position the active generation has applied up to (exclusive).
+    pub active_position: u64,
+    /// A rebuild in progress: its generation, snapshot size and last finished stream.
+    pub building: Option<Rebuilding>,
+}
+
+/// A rebuild in progress.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rebuilding {
+    /// The generation being written.
+    pub generation: i64,
+    /// The log size the scan covers.
+    pub snapshot: u64,
+    /// The last stream whose rows are written; the scan resumes after it.
+    pub after_stream: Option<String>,
+}
+
+/// A restriction interval as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestrictionRow {
+    /// The department that applies it.
+    pub department: String,
+    /// The measure.
+    pub measure_id: String,
+    /// First day.
+    pub start: NaiveDate,
+    /// First day no longer applying; `None` while open.
+    pub end: Option<NaiveDate>,
+    /// What triggered it (`abnormal_list`, `serious_list`, `penalty`, `licence_revoked`).
+    pub trigger: String,
+    /// The position of the triggering event.
+    pub position: u64,
+}
+
+/// A list stay as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListRow {
+    /// `abnormal` or `serious`.
+    pub list: String,
+    /// The entry ground.
+    pub ground: String,
+    /// First day.
+    pub start: NaiveDate,
+    /// First day off the list; `None` while open.
+    pub end: Option<NaiveDate>,
+    /// The position of the entry event.
+    pub position: u64,
+}
+
+/// A publicly shown penalty as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DisclosureRow {
+    /// The penalty decision number.
+    pub decision_number: String,
+    /// First day shown.
+    pub start: NaiveDate,
+    /// First day no longer shown.
+    pub end: Option<NaiveDate>,
+    /// The position of the penalty event.
+    pub position: u64,
+}
+
+/// A restriction that started, ended or was withdrawn, as a partner's feed shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeRow {
+    /// The department concerned.
+    pub department: String,
+    /// The measure.
+    pub measure_id: String,
+    /// `started`, `ended` or `withdrawn`.
+    pub change: String,
+    /// The interval's first day.
+    pub start: NaiveDate,
+    /// The interval's end, if known.
+    pub end: Option<NaiveDate>,
+    /// The position of the event that caused the change.
+    pub position: u64,
+}
+
+/// Everything a projection stores about one entity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntityRows {
+    /// The entity's stream.
+    pub stream: String,
+    /// The last event of the stream applied.
+    pub position: u64,
+    /// The serialised timeline (the cached fold).
+    pub timeline: String,
+    /// Its restrictions.
+    pub restrictions: Vec<RestrictionRow>,
+    /// Its list stays.
+    pub lists: Vec<ListRow>,
+    /// Its publications.
+    pub disclosures: Vec<DisclosureRow>,
+    /// Changes of its restrictions to announce.
+    pub changes: Vec<ChangeRow>,
+}
+
+/// A change as read back, with its sequence number (the feed cursor).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredChange {
+    /// Feed cursor.
+    pub seq: u64,
+    /// The entity's stream.
+    pub stream: String,
+    /// The change.
+    pub change: ChangeRow,
+}
+
+/// A restriction as read back from the department index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRestriction {
+    /// The entity's stream.
+    pub stream: String,
+    /// The row.
+    pub row: RestrictionRow,
+}
+
+fn date(text: &str) -> Result<NaiveDate, StoreError> {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map_err(|_| StoreError::Corrupt(format!("stored date {text:?} is not YYYY-MM-DD")))
+}
+
+fn opt_date(text: Option<String>) -> Result<Option<NaiveDate>, StoreError> {
+    text.as_deref().map(date).transpose()
+}
+
+fn add<T>(args: &mut AnyArguments<'static>, value: T) -> Result<(), StoreError>
+where
+    T: 'static + Send + sqlx::Encode<'static, sqlx::Any> + sqlx::Type<sqlx::Any>,
+{
+    args.add(value).map_err(|e| StoreError::Bind(e.to_string()))
+}
+
+fn checkpoint_name(name: &str, generation: i64) -> String {
+    format!("{name}@{generation}")
+}
+
+impl Store {
+    /// The state of projection `name`, created (generation 1, position 0) on first use.
+    pub async fn projection_state(&self, name: &str) -> Result<ProjectionState, StoreError> {
+        let db = &self.inner.db;
+        db.query("init_projection").bind(name.to_owned()).execute(&db.pool).await?;
+        let row = db.query("projection_state").bind(name.to_owned()).fetch_one(&db.pool).await?;
+        let active_generation: i64 = row.try_get(0)?;
+        let building: Option<i64> = row.try_get(1)?;
+        let snapshot: Option<i64> = row.try_get(2)?;
+        let after_stream: Option<String> = row.try_get(3)?;
+        let active_position =
+            self.projection_checkpoint(&checkpoint_name(name, active_generation)).await?;
+        let building = match (building, snapshot) {
+            (Some(generation), Some(snapshot)) => Some(Rebuilding {
+                generation,
+                snapshot: db::to_u64(snapshot, "rebuild snapshot")?,
+                after_stream,
+            }),
+            _ => None,
+        };
+        Ok(ProjectionState { active_generation, active_position, building })
+    }
+
+    /// The position generation `generation` of projection `name` has applied up to.
+    pub async fn generation_position(
+        &self,
+        name: &str,
+        generation: i64,
+    ) -> Result<u64, StoreError> {
+        self.projection_checkpoint(&checkpoint_name(name, generation)).await
+    }
+
+    /// Starts a rebuild into a fresh generation, scanning the log up to `snapshot`.
+    pub async fn begin_rebuild(&self, name: &str, snapshot: u64) -> Result<Rebuilding, StoreError> {
+        let state = self.projection_state(name).await?;
+        let generation =
+            state.active_generation.max(state.building.as_ref().map_or(0, |b| b.generation)) + 1;
+        self.drop_generation(generation).await?;
+        let db = &self.inner.db;
+        db.query("begin_rebuild")
+            .bind(generation)
+            .bind(db::to_i64(snapshot))
+            .bind(name.to_owned())
+            .execute(&db.pool)
+            .await?;
+        Ok(Rebuilding { generation, snapshot, after_stream: None })
+    }
+
+    /// Makes the building generation active and deletes the old one.
+    pub async fn swap_generation(&self, name: &str, generation: i64) -> Result<(), StoreError> {
+        let old = self.projection_state(name).await?.active_generation;
+        let db = &self.inner.db;
+        let done = db
+            .query("swap_generation")
+            .bind(name.to_owned())
+            .bind(generation)
+            .execute(&db.pool)
+            .await?
+            .rows_affected();
+        if done != 1 {
+            return Err(StoreError::Unavailable(format!(
+                "generation {generation} of projection {name} is no longer being built"
+            )));
+        }
+        self.drop_generation(old).await
+    }
+
+    async fn drop_generation(&self, generation: i64) -> Result<(), StoreError> {
+        let db = &self.inner.db;
+        for statement in [
+            "drop_generation_timelines",
+            "drop_generation_restrictions",
+            "drop_generation_lists",
+            "drop_generation_disclosures",
+            "drop_generation_changes",
+        ] {
+            db.query(statement).bind(generation).execute(&db.pool).await?;
+        }
+        Ok(())
+    }
+
+    /// Events of streams after `after` and before `before` (by name), older than position
+    /// `below`, in stream and version order: how a rebuild reads each entity's whole history
+    /// at once without holding the log in memory.
+    pub async fn read_streams_ordered(
+        &self,
+        after: &str,
+        before: &str,
+        below: u64,
+        limit: usize,
+    ) -> Result<Vec<ledger_core::RecordedEvent>, StoreError> {
+        let sql = self.inner.db.queries.get("streams_ordered");
+        let limit = db::to_i64(limit.min(crate::READ_PAGE_EVENTS_MAX) as u64);
+        self.inner.native.two_text_events(sql, after, before, &[db::to_i64(below), limit]).await
+    }
+
+    /// Writes the rows of `entities` into `generation` and moves the projection's checkpoint,
+    /// in one transaction.
+    ///
+    /// `fresh` says the entities have no rows in this generation yet (a rebuild), which saves
+    /// the deletes. `position` is the new checkpoint (the next position to apply); on a
+    /// rebuild `after_stream` is the last stream finished.
+    pub async fn write_projection(
+        &self,
+        name: &str,
+        generation: i64,
+        entities: &[EntityRows],
+        fresh: bool,
+        position: Option<u64>,
+        after_stream: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let db = &self.inner.db;
+        let q = &db.queries;
+        let mut tx = db.pool.begin().await?;
+
+        if !fresh {
+            for entity in entities {
+                for statement in [
+                    "delete_entity_restrictions",
+                    "delete_entity_lists",
+                    "delete_entity_disclosures",
+                ] {
+                    db.query(statement)
+                        .bind(generation)
+                        .bind(entity.stream.clone())
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
+        }
+
+        for chunk in entities.chunks(db::ROWS_PER_STATEMENT_MAX) {
+            let sql = db.values_statement(
+                q.get("upsert_timelines_prefix"),
+                q.get("upsert_timelines_suffix"),
+                chunk.len(),
+                4,
+            );
+            let mut args = AnyArguments::default();
+            for e in chunk {
+                add(&mut args, generation)?;
+                add(&mut args, e.stream.clone())?;
+                add(&mut args, db::to_i64(e.position))?;
+                add(&mut args, e.timeline.clone())?;
+            }
+            sqlx::query_with(&sql, args).execute(&mut *tx).await?;
+        }
+
+        let restrictions: Vec<(&str, &RestrictionRow)> = entities
+            .iter()
+            .flat_map(|e| e.restrictions.iter().map(|r| (e.stream.as_str(), r)))
+            .collect();
+        for chunk in restrictions.chunks(db::ROWS_PER_STATEMENT_MAX) {
+            let sql = db.values_statement(q.get("insert_restrictions_prefix"), "", chunk.len(), 8);
+            let mut args = AnyArguments::default();
+            for (stream, r) in chunk {
+                add(&mut args, generation)?;
+                add(&mut args, r.department.clone())?;
+                add(&mut args, (*stream).to_owned())?;
+                add(&mut args, r.measure_id.clone())?;
+                add(&mut args, r.start.to_string())?;
+                add(&mut args, r.end.map(|d| d.to_string()))?;
+                add(&mut args, r.trigger.clone())?;
+                add(&mut args, db::to_i64(r.position))?;
+            }
+            sqlx::query_with(&sql, args).execute(&mut *tx).await?;
+        }
+
+        let lists: Vec<(&str, &ListRow)> =
+            entities.iter().flat_map(|e| e.lists.iter().map(|r| (e.stream.as_str(), r))).collect();
+        for chunk in lists.chunks(db::ROWS_PER_STATEMENT_MAX) {
+            let sql = db.values_statement(q.get("insert_lists_prefix"), "", chunk.len(), 7);
+            let mut args = AnyArguments::default();
+            for (stream, r) in chunk {
+                add(&mut args, generation)?;
+                add(&mut args, (*stream).to_owned())?;
+                add(&mut args, r.list.clone())?;
+                add(&mut args, r.ground.clone())?;
+                add(&mut args, r.start.to_string())?;
+                add(&mut args, r.end.map(|d| d.to_string()))?;
+                add(&mut args, db::to_i64(r.position))?;
+            }
+            sqlx::query_with(&sql, args).execute(&mut *tx).await?;
+        }
+
+        let disclosures: Vec<(&str, &DisclosureRow)> = entities
+            .iter()
+            .flat_map(|e| e.disclosures.iter().map(|r| (e.stream.as_str(), r)))
+            .collect();
+        for chunk in disclosures.chunks(db::ROWS_PER_STATEMENT_MAX) {
+            let sql = db.values_statement(q.get("insert_disclosures_prefix"), "", chunk.len(), 6);
+            let mut args = AnyArguments::default();
+            for (stream, r) in chunk {
+                add(&mut args, generation)?;
+                add(&mut args, (*stream).to_owned())?;
+                add(&mut args, r.decision_number.clone())?;
+                add(&mut args, r.start.to_string())?;
+                add(&mut args, r.end.map(|d| d.to_string()))?;
+                add(&mut args, db::to_i64(r.position))?;
+            }
+            sqlx::query_with(&sql, args).execute(&mut *tx).await?;
+        }
+
+        let changes: Vec<(&str, &ChangeRow)> = entities
+            .iter()
+            .flat_map(|e| e.changes.iter().map(|r| (e.stream.as_str(), r)))
+            .collect();
+        if !changes.is_empty() {
+            let row = db.query("max_change_seq").bind(generation).fetch_one(&mut *tx).await?;
+            let mut seq: i64 = row.try_get(0)?;
+            for chunk in changes.chunks(db::ROWS_PER_STATEMENT_MAX) {
+                let sql = db.values_statement(q.get("insert_changes_prefix"), "", chunk.len(), 9);
+                let mut args = AnyArguments::default();
+                for (stream, r) in chunk {
+                    seq += 1;
+                    add(&mut args, generation)?;
+                    add(&mut args, seq)?;
+                    add(&mut args, r.department.clone())?;
+                    add(&mut args, (*stream).to_owned())?;
+                    add(&mut args, r.measure_id.clone())?;
+                    add(&mut args, r.change.clone())?;
+                    add(&mut args, r.start.to_string())?;
+                    add(&mut args, r.end.map(|d| d.to_string()))?;
+                    add(&mut args, db::to_i64(r.position))?;
+                }
+                sqlx::query_with(&sql, args).execute(&mut *tx).await?;
+            }
+        }
+
+        if let Some(position) = position {
+            db.query("put_projection_checkpoint")
+                .bind(checkpoint_name(name, generation))
+                .bind(db::to_i64(position))
+                .bind(0i64)
+                .execute(&mut *tx)
+                .await?;
+        }
+        if let Some(after) = after_stream {
+            db.query("rebuild_progress")
+                .bind(after.to_owned())
+                .bind(name.to_owned())
+                .bind(generation)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The cached timeline of a stream in a generation: the last position applied and the
+    /// serialised timeline.
+    pub async fn entity_timeline(
+        &self,
+        generation: i64,
+        stream: &str,
+    ) -> Result<Option<(u64, String)>, StoreError> {
+        let db = &self.inner.db;
+        let row = db
+            .query("entity_timeline")
+            .bind(generation)
+            .bind(stream.to_owned())
+            .fetch_optional(&db.pool)
+            .await?;
+        match row {
+            None => Ok(None),
+            Some(row) => Ok(Some((db::to_u64(row.try_get(0)?, "position")?, row.try_get(1)?))),
+        }
+    }
+
+    /// Restrictions of a department in force on `as_of`, by stream, after `after_stream`.
+    pub async fn department_restrictions(
+        &self,
+        generation: i64,
+        department: &str,
+        as_of: NaiveDate,
+        after_stream: &str,
+        limit: usize,
+    ) -> Result<Vec<StoredRestriction>, StoreError> {
+        let db = &self.inner.db;
+        let rows = db
+            .query("department_restrictions")
+            .bind(generation)
+            .bind(department.to_owned())
+            .bind(as_of.to_string())
+            .bind(as_of.to_string())
+            .bind(after_stream.to_owned())
+            .bind(limit.min(PROJECTION_PAGE_ROWS_MAX) as i64)
+            .fetch_all(&db.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(StoredRestriction {
+                    stream: row.try_get(0)?,
+                    row: RestrictionRow {
+                        department: department.to_owned(),
+                        measure_id: row.try_get(1)?,
+                        start: date(&row.try_get::<String, _>(2)?)?,
+                        end: opt_date(row.try_get(3)?)?,
+                        trigger: row.try_get(4)?,
+                        position: db::to_u64(row.try_get(5)?, "position")?,
+                    },
+                })
+            })
+            .collect()
+    }
+
+    /// A department's restriction changes after feed cursor `after_seq`.
+    pub async fn department_changes(
+        &self,
+        generation: i64,
+        department: &str,
+        after_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredChange>, StoreError> {
+        let db = &self.inner.db;
+        let rows = db
+            .query("department_changes")
+            .bind(generation)
+            .bind(department.to_owned())
+            .bind(db::to_i64(after_seq))
+            .bind(limit.min(PROJECTION_PAGE_ROWS_MAX) as i64)
+            .fetch_all(&db.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(StoredChange {
+                    seq: db::to_u64(row.try_get(0)?, "seq")?,
+                    stream: row.try_get(1)?,
+                    change: ChangeRow {
+                        department: department.to_owned(),
+                        measure_id: row.try_get(2)?,
+                        change: row.try_get(3)?,
+                        start: date(&row.try_get::<String, _>(4)?)?,
+                        end: opt_date(row.try_get(5)?)?,
+                        position: db::to_u64(row.try_get(6)?, "position")?,
+                    },
+                })
+            })
+            .collect()
+    }
+
+    /// Penalties publicly shown on `as_of`, by stream, after `after_stream`.
+    pub async fn disclosures_at(
+        &self,
+        generation: i64,
+        as_of: NaiveDate,
+        after_stream: &str,
+        limit: usize,
+    ) -> Result<Vec<(String, DisclosureRow)>, StoreError> {
+        let db = &self.inner.db;
+        let rows = db
+            .query("disclosures_at")
+            .bind(generation)
+            .bind(as_of.to_string())
+            .bind(as_of.to_string())
+            .bind(after_stream.to_owned())
+            .bind(limit.min(PROJECTION_PAGE_ROWS_MAX) as i64)
+            .fetch_all(&db.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    row.try_get(0)?,
+                    DisclosureRow {
+                        decision_number: row.try_get(1)?,
+                        start: date(&row.try_get::<String, _>(2)?)?,
+                        end: opt_date(row.try_get(3)?)?,
+                        position: db::to_u64(row.try_get(4)?, "position")?,
+                    },
+                ))
+            })
+            .collect()
+    }
+
+    /// Dashboard counts: list entries by list, ground and month (`YYYY-MM`), and restrictions
+    /// started by department and month.
+    pub async fn projection_counts(&self, generation: i64) -> Result<Counts, StoreError> {
+        let db = &self.inner.db;
+        let lists = db.query("list_counts").bind(generation).fetch_all(&db.pool).await?;
+        let restrictions =
+            db.query("restriction_counts").bind(generation).fetch_all(&db.pool).await?;
+        Ok(Counts {
+            list_entries: lists
+                .iter()
+                .map(|r| {
+                    Ok((
+                        r.try_get(0)?,
+                        r.try_get(1)?,
+                        r.try_get(2)?,
+                        db::to_u64(r.try_get(3)?, "count")?,
+                    ))
+                })
+                .collect::<Result<_, StoreError>>()?,
+            restrictions_started: restrictions
+                .iter()
+                .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, db::to_u64(r.try_get(2)?, "count")?)))
+                .collect::<Result<_, StoreError>>()?,
+        })
+    }
+}
+
+/// Aggregates for dashboards.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Counts {
+    /// (list, ground, month, entries).
+    pub list_entries: Vec<(String, String, String, u64)>,
+    /// (department, month, restrictions started).
+    pub restrictions_started: Vec<(String, String, u64)>,
+}

@@ -1,0 +1,327 @@
+//! Projections against the fold, on SQLite and PostgreSQL: tailing, rebuild, resume, change
+//! feed, and tampering found by a rebuild.
+
+#[path = "../crates/ledger-rules/tests/support/mod.rs"]
+mod rules_support;
+
+use chrono::NaiveDate;
+use ledger_core::event::ProposedEvent;
+use ledger_core::events::{
+    AbnormalGround, AbnormalRemovalReason, CaseCategory, DomainEvent, PenaltyKind, SeriousGround,
+};
+use ledger_core::{CreditCode, StreamName};
+use ledger_projections::{ensure_catalogue, ProjectionError, Projector, PROJECTION};
+use ledger_store::{AppendRequest, ExpectedVersion, Store};
+use ledger_testkit::{backend_tests, Kind, TestDb};
+use rules_support::{d, morning};
+
+backend_tests!(
+    tailing_equals_the_fold,
+    rebuild_equals_tailing_and_swaps,
+    interrupted_rebuild_resumes,
+    change_feed_follows_removals,
+    known_at_answers_as_the_ledger_knew,
+    rebuild_stops_on_tampering,
+);
+
+const ENTITIES: u64 = 24;
+
+fn code(i: u64) -> CreditCode {
+    CreditCode::complete(&format!("91620502MA{:06}", 100 + i)).unwrap()
+}
+
+async fn record(store: &Store, code: &CreditCode, date: NaiveDate, event: DomainEvent) -> u64 {
+    let proposal = ProposedEvent::new(
+        uuid::Uuid::now_v7(),
+        event.event_type(),
+        event.schema_version(),
+        morning(date),
+        &event.to_payload(),
+    )
+    .unwrap();
+    let request =
+        AppendRequest::new(StreamName::entity(code), ExpectedVersion::Any, vec![proposal], "test");
+    store.append(request).await.unwrap().events[0].position
+}
+
+/// Varied histories: abnormal stays (some removed), heavy penalties with serious listings,
+/// plain fines.
+async fn populate(store: &Store) {
+    ensure_catalogue(store, "test").await.unwrap();
+    for i in 0..ENTITIES {
+        let c = code(i);
+        record(store, &c, d(2019, 1, 1 + i as u32), rules_support::registered_code(c, None)).await;
+        if i % 3 == 0 {
+            let entry = format!("ABN-{i}");
+            let ground = AbnormalGround::AnnualReportNotFiled;
+            record(store, &c, d(2022, 7, 15), rules_support::abnormal_entered(ground, &entry))
+                .await;
+            if i % 2 == 0 {
+                let reason = AbnormalRemovalReason::AnnualReportFiled;
+                record(store, &c, d(2023, 1, 10), rules_support::abnormal_removed(reason, &entry))
+                    .await;
+            }
+        }
+        if i % 4 == 1 {
+            let number = format!("PEN-{i}");
+            let mut penalty = rules_support::penalty(
+                &number,
+                CaseCategory::Food,
+                &[PenaltyKind::Fine, PenaltyKind::LicenceRevocation],
+                5_000_000,
+            );
+            penalty.aggravated = true;
+            record(store, &c, d(2023, 3, 1), rules_support::decided(penalty)).await;
+            let listing = rules_support::serious_entered(
+                SeriousGround::FoodSafety,
+                &[&number],
+                &format!("SER-{i}"),
+                None,
+            );
+            record(store, &c, d(2023, 3, 20), listing).await;
+        }
+        if i % 5 == 2 {
+            record(
+                store,
+                &c,
+                d(2024, 5, 5),
+                rules_support::fined(&format!("FINE-{i}"), CaseCategory::Advertising, 200_000),
+            )
+            .await;
+        }
+    }
+}
+
+async fn stream_of(store: &Store, c: &CreditCode) -> Vec<ledger_core::RecordedEvent> {
+    store.read_stream(&StreamName::entity(c), 1, 10_000).await.unwrap()
+}
+
+const DATES: [(i32, u32, u32); 6] =
+    [(2020, 1, 1), (2022, 8, 1), (2023, 2, 1), (2023, 4, 1), (2025, 1, 1), (2027, 6, 1)];
+
+async fn assert_matches_fold(projector: &Projector) {
+    let store = projector.store();
+    let catalogue = projector.catalogue();
+    let generation = store.projection_state(PROJECTION).await.unwrap().active_generation;
+    let mut restricted_somewhere = false;
+    for i in 0..ENTITIES {
+        let c = code(i);
+        let events = stream_of(store, &c).await;
+        for (y, m, day) in DATES {
+            let date = d(y, m, day);
+            let expected = ledger_rules::fold(&events, &catalogue, date, None);
+            let got = projector.status(&c, date, None).await.unwrap();
+            assert_eq!(got, expected, "entity {i} on {date}");
+            restricted_somewhere |= !expected.restrictions.is_empty();
+        }
+    }
+    assert!(restricted_somewhere, "the scenario must produce restrictions to compare");
+    // The department index holds exactly the restrictions the fold gives.
+    for (y, m, day) in DATES {
+        let date = d(y, m, day);
+        let mut departments = std::collections::BTreeMap::<String, Vec<String>>::new();
+        for i in 0..ENTITIES {
+            let c = code(i);
+            let status = ledger_rules::fold(&stream_of(store, &c).await, &catalogue, date, None);
+            for r in status.restrictions {
+                departments.entry(r.department).or_default().push(format!(
+                    "{}|{}",
+                    StreamName::entity(&c),
+                    r.measure_id
+                ));
+            }
+        }
+        for (department, mut expected) in departments {
+            let rows = store
+                .department_restrictions(generation, &department, date, "", 1000)
+                .await
+                .unwrap();
+            let mut got: Vec<String> =
+                rows.iter().map(|r| format!("{}|{}", r.stream, r.row.measure_id)).collect();
+            got.sort();
+            expected.sort();
+            assert_eq!(got, expected, "department {department} on {date}");
+        }
+    }
+}
+
+async fn tailing_equals_the_fold(kind: Kind) {
+    let db = TestDb::new(kind);
+    let store = db.open().await;
+    populate(&store).await;
+    let projector = Projector::new(store.clone()).await.unwrap();
+    let applied = projector.catch_up().await.unwrap();
+    assert_eq!(applied, store.size().await.unwrap());
+    assert_matches_fold(&projector).await;
+    // Nothing new: catching up again reads nothing.
+    assert_eq!(projector.catch_up().await.unwrap(), 0);
+    let counts = store.projection_counts(1).await.unwrap();
+    assert!(!counts.list_entries.is_empty() && !counts.restrictions_started.is_empty());
+    store.close().await;
+}
+
+async fn rebuild_equals_tailing_and_swaps(kind: Kind) {
+    let db = TestDb::new(kind);
+    let store = db.open().await;
+    populate(&store).await;
+    let projector = Projector::new(store.clone()).await.unwrap();
+    projector.catch_up().await.unwrap();
+    let before: Vec<_> = futures_timelines(&projector).await;
+
+    // Reads keep being answered while the rebuild runs.
+    let reader = {
+        let projector = projector.clone();
+        tokio::spawn(async move {
+            for _ in 0..20 {
+                projector.status(&code(1), d(2024, 1, 1), None).await.unwrap();
+            }
+        })
+    };
+    let mut reports = 0;
+    let report = projector.rebuild(|_| reports += 1).await.unwrap();
+    reader.await.unwrap();
+    assert!(reports >= 1);
+    assert_eq!(report.generation, 2);
+    assert_eq!(report.entities, ENTITIES);
+    assert_eq!(report.position, store.size().await.unwrap());
+    assert_eq!(store.projection_state(PROJECTION).await.unwrap().active_generation, 2);
+    assert_eq!(futures_timelines(&projector).await, before);
+    assert_matches_fold(&projector).await;
+    store.close().await;
+}
+
+async fn futures_timelines(projector: &Projector) -> Vec<ledger_rules::Timeline> {
+    let mut out = Vec::new();
+    for i in 0..ENTITIES {
+        out.push(projector.timeline(&code(i)).await.unwrap());
+    }
+    out
+}
+
+async fn interrupted_rebuild_resumes(kind: Kind) {
+    let db = TestDb::new(kind);
+    let store = db.open().await;
+    populate(&store).await;
+    let projector = Projector::new(store.clone()).await.unwrap();
+    projector.catch_up().await.unwrap();
+
+    // A rebuild that "crashed" after writing its first entity.
+    let building = store.begin_rebuild(PROJECTION, store.size().await.unwrap()).await.unwrap();
+    let first = StreamName::entity(&code(0));
+    let events = store.read_stream(&first, 1, 100).await.unwrap();
+    let timeline = ledger_rules::timeline(&events, &projector.catalogue(), None);
+    let rows = ledger_projections::entity_rows(
+        first.as_str(),
+        events.last().unwrap().position,
+        &timeline,
+        None,
+    );
+    store
+        .write_projection(
+            PROJECTION,
+            building.generation,
+            &[rows],
+            true,
+            None,
+            Some(first.as_str()),
+        )
+        .await
+        .unwrap();
+    let state = store.projection_state(PROJECTION).await.unwrap();
+    assert_eq!(state.building.as_ref().unwrap().after_stream.as_deref(), Some(first.as_str()));
+    assert_eq!(state.active_generation, 1);
+
+    // A new rebuild resumes it, writing only the other entities.
+    let report = projector.rebuild(|_| {}).await.unwrap();
+    assert_eq!(report.generation, building.generation);
+    assert_eq!(report.entities, ENTITIES - 1);
+    assert_matches_fold(&projector).await;
+    store.close().await;
+}
+
+async fn change_feed_follows_removals(kind: Kind) {
+    let db = TestDb::new(kind);
+    let store = db.open().await;
+    ensure_catalogue(&store, "test").await.unwrap();
+    let projector = Projector::new(store.clone()).await.unwrap();
+    let c = code(500);
+    record(&store, &c, d(2021, 1, 1), rules_support::registered_code(c, None)).await;
+    let ground = AbnormalGround::AnnualReportNotFiled;
+    record(&store, &c, d(2022, 7, 15), rules_support::abnormal_entered(ground, "ABN-X")).await;
+    projector.catch_up().await.unwrap();
+    let status = projector.status(&c, d(2022, 8, 1), None).await.unwrap();
+    let restriction =
+        status.restrictions.first().expect("the abnormal list restricts something").clone();
+
+    let feed = store.department_changes(1, &restriction.department, 0, 100).await.unwrap();
+    assert!(
+        feed.iter().any(|f| f.change.change == "started" && f.change.end.is_none()),
+        "{feed:?}"
+    );
+    let cursor = feed.last().unwrap().seq;
+
+    let removal =
+        rules_support::abnormal_removed(AbnormalRemovalReason::AnnualReportFiled, "ABN-X");
+    let removed_at = record(&store, &c, d(2023, 1, 10), removal).await;
+    projector.catch_up().await.unwrap();
+    let after = store.department_changes(1, &restriction.department, cursor, 100).await.unwrap();
+    let ended =
+        after.iter().find(|f| f.change.measure_id == restriction.measure_id).expect("an end");
+    assert_eq!(ended.change.change, "ended");
+    assert_eq!(ended.change.position, removed_at);
+    assert!(ended.change.end.is_some());
+    assert!(projector
+        .status(&c, d(2023, 6, 1), None)
+        .await
+        .unwrap()
+        .restrictions
+        .iter()
+        .all(|r| r.measure_id != restriction.measure_id));
+    store.close().await;
+}
+
+async fn known_at_answers_as_the_ledger_knew(kind: Kind) {
+    let db = TestDb::new(kind);
+    let store = db.open().await;
+    ensure_catalogue(&store, "test").await.unwrap();
+    let projector = Projector::new(store.clone()).await.unwrap();
+    let c = code(600);
+    record(&store, &c, d(2021, 1, 1), rules_support::registered_code(c, None)).await;
+    let ground = AbnormalGround::UnreachableAtAddress;
+    let entered =
+        record(&store, &c, d(2022, 7, 15), rules_support::abnormal_entered(ground, "ABN-Y")).await;
+    // The removal is effective 2022-09-01 but recorded later.
+    let removal = rules_support::abnormal_removed(AbnormalRemovalReason::ReachableAgain, "ABN-Y");
+    record(&store, &c, d(2022, 9, 1), removal).await;
+    projector.catch_up().await.unwrap();
+    let asked = d(2022, 10, 1);
+    let now = projector.status(&c, asked, None).await.unwrap();
+    assert!(now.lists.is_empty());
+    let then = projector.status(&c, asked, Some(entered)).await.unwrap();
+    assert_eq!(then.lists.len(), 1, "as known at the entry, the entity was listed");
+    store.close().await;
+}
+
+async fn rebuild_stops_on_tampering(kind: Kind) {
+    let db = TestDb::new(kind);
+    let store = db.open().await;
+    populate(&store).await;
+    let projector = Projector::new(store.clone()).await.unwrap();
+    let victim = store.read_stream(&StreamName::entity(&code(3)), 2, 1).await.unwrap().remove(0);
+    let sql = format!("UPDATE events SET payload = {} WHERE position = {}", db.ph(1), db.ph(2));
+    let pool = db.raw().await;
+    sqlx::query(&sql)
+        .bind(br#"{"forged":true}"#.to_vec())
+        .bind(victim.position as i64)
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    match projector.rebuild(|_| {}).await {
+        Err(ProjectionError::Tampered { position, .. }) => assert_eq!(position, victim.position),
+        other => panic!("expected the rebuild to stop on the tampered event, got {other:?}"),
+    }
+    // The old generation still serves.
+    assert_eq!(store.projection_state(PROJECTION).await.unwrap().active_generation, 1);
+    store.close().await;
+}
