@@ -193,7 +193,7 @@ async fn rebuild_equals_tailing_and_swaps(kind: Kind) {
 async fn futures_timelines(projector: &Projector) -> Vec<ledger_rules::Timeline> {
     let mut out = Vec::new();
     for i in 0..ENTITIES {
-        out.push(projector.timeline(&code(i)).await.unwrap());
+        out.push((*projector.timeline(&code(i)).await.unwrap()).clone());
     }
     out
 }
@@ -210,12 +210,7 @@ async fn interrupted_rebuild_resumes(kind: Kind) {
     let first = StreamName::entity(&code(0));
     let events = store.read_stream(&first, 1, 100).await.unwrap();
     let timeline = ledger_rules::timeline(&events, &projector.catalogue(), None);
-    let rows = ledger_projections::entity_rows(
-        first.as_str(),
-        events.last().unwrap().position,
-        &timeline,
-        None,
-    );
+    let rows = ledger_projections::entity_rows(first.as_str(), &events, &timeline, None);
     store
         .write_projection(
             PROJECTION,

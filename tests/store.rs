@@ -114,6 +114,18 @@ async fn idempotent_retries(kind: Kind) {
     assert_eq!(retry.events, first.events);
     assert_eq!(size(&store).await, 3);
 
+    // A retry with an exact expected version that the stream has since passed is still a
+    // retry, not a version conflict.
+    let exact = AppendRequest {
+        expected: ExpectedVersion::NoStream,
+        ..sample_append(&entity_stream(8), 0, 1)
+    };
+    let original = store.append(exact.clone()).await.unwrap();
+    store.append(sample_append(&entity_stream(8), 1, 1)).await.unwrap();
+    let again = store.append(exact).await.unwrap();
+    assert!(again.duplicate);
+    assert_eq!(again.events, original.events);
+
     // The same id with other content is a conflict.
     let mut changed = request.clone();
     changed.events[1] =
@@ -129,14 +141,14 @@ async fn idempotent_retries(kind: Kind) {
     // The same id on another stream.
     let elsewhere = AppendRequest { stream: entity_stream(4), ..request.clone() };
     assert!(matches!(store.append(elsewhere).await, Err(StoreError::IdempotencyConflict { .. })));
-    assert_eq!(size(&store).await, 3);
+    assert_eq!(size(&store).await, 5);
 
     // Two copies racing in one batch: both get the same answer.
     let fresh = sample_append(&stream, 60, 2);
     let (a, b) = tokio::join!(store.append(fresh.clone()), store.append(fresh.clone()));
     let (a, b) = (a.unwrap(), b.unwrap());
     assert_eq!(a.events, b.events);
-    assert_eq!(size(&store).await, 5);
+    assert_eq!(size(&store).await, 7);
     store.close().await;
 }
 

@@ -29,7 +29,7 @@ use ledger_rules::{Catalogue, CreditStatus, Timeline};
 use ledger_store::{Store, StoreError};
 use tracing::{info, info_span, Instrument as _};
 
-pub use rows::entity_rows;
+pub use rows::{entity_rows, name_of};
 
 /// The name of the credit-status projection.
 pub const PROJECTION: &str = "credit";
@@ -45,6 +45,9 @@ pub const REBUILD_BATCH_ENTITIES: usize = 2_000;
 
 /// Events of one stream read per page.
 const STREAM_PAGE_EVENTS: usize = 10_000;
+
+/// Parsed timelines kept in memory for status lookups.
+pub const TIMELINE_CACHE_ENTITIES_MAX: usize = 20_000;
 
 /// How often the tailer looks for new events when nothing woke it.
 pub const TAIL_POLL_INTERVAL: Duration = Duration::from_millis(200);
@@ -131,6 +134,23 @@ pub struct Projector {
     store: Store,
     /// The catalogue in use and the position of the last catalogue event it includes.
     catalogue: Arc<RwLock<(Arc<Catalogue>, Option<u64>)>>,
+    /// Parsed timelines by (generation, stream), with the position they are current at. A
+    /// lookup reads only the stored position and parses the stored timeline only when it
+    /// moved, which is what keeps a status lookup well under a millisecond.
+    timelines: Arc<std::sync::Mutex<TimelineCache>>,
+}
+
+type TimelineCache = std::collections::HashMap<(i64, String), EntityView>;
+
+/// What the projection knows of one entity.
+#[derive(Debug, Clone)]
+pub struct EntityView {
+    /// The last event of the entity applied.
+    pub position: u64,
+    /// Its name, as last registered or changed.
+    pub name: Option<String>,
+    /// Every interval of its status.
+    pub timeline: Arc<Timeline>,
 }
 
 impl Projector {
@@ -138,7 +158,11 @@ impl Projector {
     /// catalogue stream.
     pub async fn new(store: Store) -> Result<Self, ProjectionError> {
         let (catalogue, head) = load_catalogue(&store).await?;
-        Ok(Self { store, catalogue: Arc::new(RwLock::new((Arc::new(catalogue), head))) })
+        Ok(Self {
+            store,
+            catalogue: Arc::new(RwLock::new((Arc::new(catalogue), head))),
+            timelines: Arc::default(),
+        })
     }
 
     /// The store.
@@ -165,20 +189,48 @@ impl Projector {
 
     /// The entity's timeline as the ledger knows it now: from the cache when it is current,
     /// else folded from its stream.
-    pub async fn timeline(&self, code: &CreditCode) -> Result<Timeline, ProjectionError> {
+    pub async fn timeline(&self, code: &CreditCode) -> Result<Arc<Timeline>, ProjectionError> {
+        Ok(self.entity(code).await?.map(|e| e.timeline).unwrap_or_default())
+    }
+
+    /// The entity's name and timeline as the ledger knows them now; `None` when no event of
+    /// the entity is recorded.
+    pub async fn entity(&self, code: &CreditCode) -> Result<Option<EntityView>, ProjectionError> {
         let stream = StreamName::entity(code);
-        let state = self.store.projection_state(PROJECTION).await?;
-        if let Some((_, json)) =
-            self.store.entity_timeline(state.active_generation, stream.as_str()).await?
+        let generation = self.store.active_generation(PROJECTION).await?;
+        let key = (generation, stream.to_string());
+        if let Some(position) = self.store.entity_timeline_head(generation, stream.as_str()).await?
         {
-            return serde_json::from_str(&json).map_err(|e| ProjectionError::Cache {
-                stream: stream.to_string(),
-                message: e.to_string(),
-            });
+            let cached = self.timelines.lock().ok().and_then(|c| c.get(&key).cloned());
+            if let Some(view) = cached.filter(|v| v.position == position) {
+                return Ok(Some(view));
+            }
+            if let Some(stored) = self.store.entity_timeline(generation, stream.as_str()).await? {
+                let timeline: Timeline = serde_json::from_str(&stored.timeline).map_err(|e| {
+                    ProjectionError::Cache { stream: stream.to_string(), message: e.to_string() }
+                })?;
+                let view = EntityView {
+                    position: stored.position,
+                    name: stored.name,
+                    timeline: Arc::new(timeline),
+                };
+                if let Ok(mut cache) = self.timelines.lock() {
+                    if cache.len() >= TIMELINE_CACHE_ENTITIES_MAX {
+                        cache.clear();
+                    }
+                    cache.insert(key, view.clone());
+                }
+                return Ok(Some(view));
+            }
         }
         // Not projected yet (new entity, projection behind): the fold gives the same answer.
         let events = read_whole_stream(&self.store, &stream).await?;
-        Ok(ledger_rules::timeline(&events, &self.catalogue(), None))
+        let Some(last) = events.last() else { return Ok(None) };
+        Ok(Some(EntityView {
+            position: last.position,
+            name: name_of(&events),
+            timeline: Arc::new(ledger_rules::timeline(&events, &self.catalogue(), None)),
+        }))
     }
 
     /// The entity's status on `as_of`, as the ledger knew it at `known_at` (a log position,
@@ -191,11 +243,10 @@ impl Projector {
     ) -> Result<CreditStatus, ProjectionError> {
         let stream = StreamName::entity(code);
         if let Some(position) = known_at {
-            let state = self.store.projection_state(PROJECTION).await?;
-            let cached =
-                self.store.entity_timeline(state.active_generation, stream.as_str()).await?;
+            let generation = self.store.active_generation(PROJECTION).await?;
+            let head = self.store.entity_timeline_head(generation, stream.as_str()).await?;
             // The cache answers "as known at p" only when nothing of the stream came after p.
-            if cached.is_none_or(|(last, _)| last > position) {
+            if head.is_none_or(|last| last > position) {
                 let events = read_whole_stream(&self.store, &stream).await?;
                 let catalogue = self.catalogue();
                 return Ok(ledger_rules::fold(&events, &catalogue, as_of, Some(position)));
@@ -245,12 +296,11 @@ impl Projector {
             for stream in &touched {
                 let events = read_whole_stream(&self.store, stream).await?;
                 let old = match self.store.entity_timeline(generation, stream.as_str()).await? {
-                    Some((_, json)) => serde_json::from_str::<Timeline>(&json).ok(),
+                    Some(cached) => serde_json::from_str::<Timeline>(&cached.timeline).ok(),
                     None => None,
                 };
                 let timeline = ledger_rules::timeline(&events, &catalogue, None);
-                let head = events.last().map_or(0, |e| e.position);
-                entities.push(entity_rows(stream.as_str(), head, &timeline, old.as_ref()));
+                entities.push(entity_rows(stream.as_str(), &events, &timeline, old.as_ref()));
             }
             self.store
                 .write_projection(PROJECTION, generation, &entities, false, Some(last + 1), None)
@@ -291,49 +341,46 @@ impl Projector {
         info!(generation, snapshot = building.snapshot, resume_after = ?building.after_stream, "rebuild started");
         let catalogue = self.catalogue();
 
-        let mut after =
-            building.after_stream.clone().unwrap_or_else(|| ENTITY_STREAMS.0.to_owned());
-        let (mut events_read, mut entities_written) = (0u64, 0u64);
-        let mut batch: Vec<ledger_store::projections::EntityRows> = Vec::new();
-        loop {
-            let page = self
-                .store
-                .read_streams_ordered(
-                    &after,
-                    ENTITY_STREAMS.1,
-                    building.snapshot,
-                    REBUILD_PAGE_EVENTS,
-                )
-                .await?;
-            if page.is_empty() {
-                break;
-            }
-            let full = page.len() >= REBUILD_PAGE_EVENTS;
-            let streams = split_streams(&page, full);
-            // A stream longer than a page: read it whole on its own.
-            let streams: Vec<Vec<RecordedEvent>> = if streams.is_empty() {
-                let stream = page[0].stream.clone();
-                let mut events = read_whole_stream(&self.store, &stream).await?;
-                events.retain(|e| e.position < building.snapshot);
-                vec![events]
-            } else {
-                streams.into_iter().map(<[RecordedEvent]>::to_vec).collect()
-            };
-            for events in &streams {
-                check_chain(events)?;
-                events_read += events.len() as u64;
-                let timeline = ledger_rules::timeline(events, &catalogue, None);
-                let head = events.last().map_or(0, |e| e.position);
-                let stream = events[0].stream.as_str();
-                batch.push(entity_rows(stream, head, &timeline, None));
-            }
-            after = streams.last().map(|s| s[0].stream.to_string()).unwrap_or(after);
-            if batch.len() >= REBUILD_BATCH_ENTITIES {
-                entities_written += batch.len() as u64;
-                self.store
+        // Three stages overlap: a reader task fetches whole streams in name order, this task
+        // checks and folds them on the blocking pool, and a writer task stores each batch with
+        // the name of its last stream (the resume point) in one transaction.
+        let (pages_tx, mut pages_rx) = tokio::sync::mpsc::channel::<ScanPage>(2);
+        let reader = tokio::spawn(scan_streams(
+            self.store.clone(),
+            building.after_stream.clone().unwrap_or_else(|| ENTITY_STREAMS.0.to_owned()),
+            building.snapshot,
+            pages_tx,
+        ));
+        let (batches_tx, mut batches_rx) =
+            tokio::sync::mpsc::channel::<(Vec<ledger_store::projections::EntityRows>, String)>(1);
+        let writer_store = self.store.clone();
+        let writer = tokio::spawn(async move {
+            while let Some((batch, after)) = batches_rx.recv().await {
+                writer_store
                     .write_projection(PROJECTION, generation, &batch, true, None, Some(&after))
                     .await?;
-                batch.clear();
+            }
+            Ok::<(), StoreError>(())
+        });
+
+        let (mut events_read, mut entities_written) = (0u64, 0u64);
+        let mut batch: Vec<ledger_store::projections::EntityRows> = Vec::new();
+        let mut after = building.after_stream.clone();
+        while let Some(page) = pages_rx.recv().await {
+            let page = page?;
+            let Some(last) = page.last().map(|s| s[0].stream.to_string()) else { continue };
+            let catalogue = catalogue.clone();
+            let folded = tokio::task::spawn_blocking(move || fold_streams(&page, &catalogue))
+                .await
+                .map_err(|e| ProjectionError::Catalogue(format!("fold task failed: {e}")))??;
+            events_read += folded.iter().map(|(_, n)| n).sum::<u64>();
+            batch.extend(folded.into_iter().map(|(rows, _)| rows));
+            after = Some(last.clone());
+            if batch.len() >= REBUILD_BATCH_ENTITIES {
+                entities_written += batch.len() as u64;
+                if batches_tx.send((std::mem::take(&mut batch), last)).await.is_err() {
+                    break;
+                }
                 progress(RebuildProgress {
                     events: events_read,
                     entities: entities_written,
@@ -342,6 +389,9 @@ impl Projector {
                 });
             }
         }
+        drop(batches_tx);
+        reader.await.map_err(|e| ProjectionError::Catalogue(format!("reader failed: {e}")))?;
+        writer.await.map_err(|e| ProjectionError::Catalogue(format!("writer failed: {e}")))??;
         entities_written += batch.len() as u64;
         self.store
             .write_projection(
@@ -350,7 +400,7 @@ impl Projector {
                 &batch,
                 true,
                 Some(building.snapshot),
-                Some(&after),
+                after.as_deref(),
             )
             .await?;
         progress(RebuildProgress {
@@ -406,6 +456,11 @@ pub async fn ensure_catalogue(store: &Store, recorded_by: &str) -> Result<usize,
 async fn load_catalogue(store: &Store) -> Result<(Catalogue, Option<u64>), ProjectionError> {
     let events = read_whole_stream(store, &ledger_rules::catalogue_stream()).await?;
     let head = events.last().map(|e| e.position);
+    if events.is_empty() {
+        // A ledger that has not recorded its catalogue yet uses the built-in one, as the
+        // reference fold does; recording it (see `ensure_catalogue`) triggers a rebuild.
+        return Ok((Catalogue::builtin(), None));
+    }
     let measures = ledger_rules::measures_from_events(&events);
     let catalogue = Catalogue::builtin()
         .with_measures(measures)
@@ -426,6 +481,75 @@ async fn read_whole_stream(
             return Ok(events);
         }
     }
+}
+
+/// Whole streams of one page of a rebuild scan, or the error that ended the scan.
+type ScanPage = Result<Vec<Vec<RecordedEvent>>, ProjectionError>;
+
+/// Reads entity streams in name order after `after`, below position `snapshot`, and sends
+/// them page by page, each stream whole.
+async fn scan_streams(
+    store: Store,
+    mut after: String,
+    snapshot: u64,
+    pages: tokio::sync::mpsc::Sender<ScanPage>,
+) {
+    loop {
+        let page = match store
+            .read_streams_ordered(&after, ENTITY_STREAMS.1, snapshot, REBUILD_PAGE_EVENTS)
+            .await
+        {
+            Ok(page) if page.is_empty() => return,
+            Ok(page) => page,
+            Err(e) => {
+                let _ = pages.send(Err(e.into())).await;
+                return;
+            }
+        };
+        let full = page.len() >= REBUILD_PAGE_EVENTS;
+        let streams: Vec<Vec<RecordedEvent>> = {
+            let whole = split_streams(&page, full);
+            if whole.is_empty() {
+                // A stream longer than a page: read it whole on its own.
+                match read_whole_stream(&store, &page[0].stream).await {
+                    Ok(mut events) => {
+                        events.retain(|e| e.position < snapshot);
+                        vec![events]
+                    }
+                    Err(e) => {
+                        let _ = pages.send(Err(e.into())).await;
+                        return;
+                    }
+                }
+            } else {
+                whole.into_iter().map(<[RecordedEvent]>::to_vec).collect()
+            }
+        };
+        if let Some(last) = streams.last() {
+            after = last[0].stream.to_string();
+        }
+        if pages.send(Ok(streams)).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Checks and folds whole streams; returns each entity's rows and its event count.
+fn fold_streams(
+    streams: &[Vec<RecordedEvent>],
+    catalogue: &Catalogue,
+) -> Result<Vec<(ledger_store::projections::EntityRows, u64)>, ProjectionError> {
+    streams
+        .iter()
+        .map(|events| {
+            check_chain(events)?;
+            let timeline = ledger_rules::timeline(events, catalogue, None);
+            // A new generation starts its own change feed with every restriction the entity
+            // has, so a partner following it from cursor 0 gets the whole picture.
+            let rows = entity_rows(events[0].stream.as_str(), events, &timeline, None);
+            Ok((rows, events.len() as u64))
+        })
+        .collect()
 }
 
 /// Splits a page ordered by stream into whole streams. When the page was full its last stream

@@ -2,11 +2,13 @@
 
 use std::collections::HashMap;
 
+use ledger_core::events::DomainEvent;
+use ledger_core::RecordedEvent;
 use ledger_rules::{RestrictionInterval, Timeline};
 use ledger_store::projections::{ChangeRow, DisclosureRow, EntityRows, ListRow, RestrictionRow};
 
 /// The serde name of a unit-like enum value (`"serious_list"`), as stored in text columns.
-fn name_of<T: serde::Serialize>(value: &T) -> String {
+fn serde_name<T: serde::Serialize>(value: &T) -> String {
     match serde_json::to_value(value) {
         Ok(serde_json::Value::String(s)) => s,
         Ok(serde_json::Value::Object(map)) => {
@@ -34,10 +36,11 @@ fn key(r: &RestrictionInterval) -> Key {
 /// With no old timeline (a rebuild), every restriction is announced as started.
 pub fn entity_rows(
     stream: &str,
-    head: u64,
+    events: &[RecordedEvent],
     timeline: &Timeline,
     old: Option<&Timeline>,
 ) -> EntityRows {
+    let head = events.last().map_or(0, |e| e.position);
     let restrictions = timeline
         .restrictions
         .iter()
@@ -46,7 +49,7 @@ pub fn entity_rows(
             measure_id: r.measure_id.clone(),
             start: r.start,
             end: r.end,
-            trigger: name_of(&r.trigger),
+            trigger: serde_name(&r.trigger),
             position: r.caused_by.first().copied().unwrap_or(head),
         })
         .collect();
@@ -54,8 +57,8 @@ pub fn entity_rows(
         .lists
         .iter()
         .map(|l| ListRow {
-            list: name_of(&l.list),
-            ground: name_of(&l.ground),
+            list: serde_name(&l.list),
+            ground: serde_name(&l.ground),
             start: l.start,
             end: l.end,
             position: l.entry_position,
@@ -83,6 +86,11 @@ pub fn entity_rows(
         };
         if let Some(change) = change {
             changes.push(change_row(r, change, head));
+            // An end known from the start (a fixed term, a listing's expiry) is announced with
+            // the start, so a partner's copy ends the restriction on time with no further event.
+            if change == "started" && r.end.is_some() {
+                changes.push(change_row(r, "ended", head));
+            }
         }
     }
     let now: std::collections::HashSet<Key> = timeline.restrictions.iter().map(key).collect();
@@ -95,6 +103,7 @@ pub fn entity_rows(
     EntityRows {
         stream: stream.to_owned(),
         position: head,
+        name: name_of(events),
         timeline: serde_json::to_string(timeline).unwrap_or_else(|_| "{}".into()),
         restrictions,
         lists,
@@ -112,4 +121,25 @@ fn change_row(r: &RestrictionInterval, change: &str, position: u64) -> ChangeRow
         end: r.end,
         position,
     }
+}
+
+/// The entity's name as last registered or changed. Only the two event types that carry it are
+/// parsed.
+pub fn name_of(events: &[RecordedEvent]) -> Option<String> {
+    let mut name = None;
+    for event in events {
+        if event.event_type != "entity_registered" && event.event_type != "entity_details_changed" {
+            continue;
+        }
+        match DomainEvent::parse(&event.event_type, event.schema_version, &event.payload_value()) {
+            Ok(DomainEvent::EntityRegisteredV1(r)) => name = Some(r.name),
+            Ok(DomainEvent::EntityDetailsChangedV1(c)) => {
+                if let Some(new) = c.changes.name {
+                    name = Some(new);
+                }
+            }
+            _ => {}
+        }
+    }
+    name
 }

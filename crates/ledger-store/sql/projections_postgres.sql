@@ -29,11 +29,11 @@ FROM events WHERE stream > $1 AND stream < $2 AND position < $3
 ORDER BY stream, stream_version LIMIT $4
 
 -- name: upsert_timelines_prefix
-INSERT INTO entity_timelines (generation, stream, position, timeline) VALUES
+INSERT INTO entity_timelines (generation, stream, position, name, timeline) VALUES
 
 -- name: upsert_timelines_suffix
 ON CONFLICT (generation, stream) DO UPDATE
-SET position = excluded.position, timeline = excluded.timeline
+SET position = excluded.position, name = excluded.name, timeline = excluded.timeline
 
 -- name: insert_restrictions_prefix
 INSERT INTO restriction_index (generation, department, stream, measure_id, start_date,
@@ -63,13 +63,20 @@ DELETE FROM disclosures WHERE generation = $1 AND stream = $2
 SELECT COALESCE(MAX(seq), 0)::BIGINT FROM restriction_changes WHERE generation = $1
 
 -- name: entity_timeline
-SELECT position, timeline FROM entity_timelines WHERE generation = $1 AND stream = $2
+SELECT position, name, timeline FROM entity_timelines WHERE generation = $1 AND stream = $2
+
+-- name: entity_timeline_head
+SELECT position FROM entity_timelines WHERE generation = $1 AND stream = $2
 
 -- name: department_restrictions
 SELECT stream, measure_id, start_date, end_date, trigger, position FROM restriction_index
 WHERE generation = $1 AND department = $2 AND start_date <= $3
   AND (end_date IS NULL OR end_date > $4) AND stream > $5
 ORDER BY stream, measure_id LIMIT $6
+
+-- name: all_changes
+SELECT seq, stream, measure_id, change, start_date, end_date, position, department
+FROM restriction_changes WHERE generation = $1 AND seq > $2 ORDER BY seq LIMIT $3
 
 -- name: department_changes
 SELECT seq, stream, measure_id, change, start_date, end_date, position FROM restriction_changes

@@ -29,11 +29,11 @@ FROM events WHERE stream > ? AND stream < ? AND position < ?
 ORDER BY stream, stream_version LIMIT ?
 
 -- name: upsert_timelines_prefix
-INSERT INTO entity_timelines (generation, stream, position, timeline) VALUES
+INSERT INTO entity_timelines (generation, stream, position, name, timeline) VALUES
 
 -- name: upsert_timelines_suffix
 ON CONFLICT (generation, stream) DO UPDATE
-SET position = excluded.position, timeline = excluded.timeline
+SET position = excluded.position, name = excluded.name, timeline = excluded.timeline
 
 -- name: insert_restrictions_prefix
 INSERT INTO restriction_index (generation, department, stream, measure_id, start_date,
@@ -63,13 +63,20 @@ DELETE FROM disclosures WHERE generation = ? AND stream = ?
 SELECT COALESCE(MAX(seq), 0) FROM restriction_changes WHERE generation = ?
 
 -- name: entity_timeline
-SELECT position, timeline FROM entity_timelines WHERE generation = ? AND stream = ?
+SELECT position, name, timeline FROM entity_timelines WHERE generation = ? AND stream = ?
+
+-- name: entity_timeline_head
+SELECT position FROM entity_timelines WHERE generation = ? AND stream = ?
 
 -- name: department_restrictions
 SELECT stream, measure_id, start_date, end_date, trigger, position FROM restriction_index
 WHERE generation = ? AND department = ? AND start_date <= ?
   AND (end_date IS NULL OR end_date > ?) AND stream > ?
 ORDER BY stream, measure_id LIMIT ?
+
+-- name: all_changes
+SELECT seq, stream, measure_id, change, start_date, end_date, position, department
+FROM restriction_changes WHERE generation = ? AND seq > ? ORDER BY seq LIMIT ?
 
 -- name: department_changes
 SELECT seq, stream, measure_id, change, start_date, end_date, position FROM restriction_changes

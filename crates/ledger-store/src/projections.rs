@@ -40,8 +40,10 @@ pub const QUERY_NAMES: &[&str] = &[
     "delete_entity_disclosures",
     "max_change_seq",
     "entity_timeline",
+    "entity_timeline_head",
     "department_restrictions",
     "department_changes",
+    "all_changes",
     "disclosures_at",
     "list_counts",
     "restriction_counts",
@@ -146,6 +148,8 @@ pub struct EntityRows {
     pub stream: String,
     /// The last event of the stream applied.
     pub position: u64,
+    /// The entity's name, as last registered or changed.
+    pub name: Option<String>,
     /// The serialised timeline (the cached fold).
     pub timeline: String,
     /// Its restrictions.
@@ -156,6 +160,17 @@ pub struct EntityRows {
     pub disclosures: Vec<DisclosureRow>,
     /// Changes of its restrictions to announce.
     pub changes: Vec<ChangeRow>,
+}
+
+/// A cached timeline as read back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachedTimeline {
+    /// The last event of the stream applied.
+    pub position: u64,
+    /// The entity's name.
+    pub name: Option<String>,
+    /// The serialised timeline.
+    pub timeline: String,
 }
 
 /// A change as read back, with its sequence number (the feed cursor).
@@ -219,6 +234,18 @@ impl Store {
             _ => None,
         };
         Ok(ProjectionState { active_generation, active_position, building })
+    }
+
+    /// The generation serving reads of projection `name` (1 before it was ever written): one
+    /// query, for the read path.
+    pub async fn active_generation(&self, name: &str) -> Result<i64, StoreError> {
+        let db = &self.inner.db;
+        let row =
+            db.query("projection_state").bind(name.to_owned()).fetch_optional(&db.pool).await?;
+        match row {
+            Some(row) => Ok(row.try_get(0)?),
+            None => Ok(1),
+        }
     }
 
     /// The position generation `generation` of projection `name` has applied up to.
@@ -334,13 +361,14 @@ impl Store {
                 q.get("upsert_timelines_prefix"),
                 q.get("upsert_timelines_suffix"),
                 chunk.len(),
-                4,
+                5,
             );
             let mut args = AnyArguments::default();
             for e in chunk {
                 add(&mut args, generation)?;
                 add(&mut args, e.stream.clone())?;
                 add(&mut args, db::to_i64(e.position))?;
+                add(&mut args, e.name.clone())?;
                 add(&mut args, e.timeline.clone())?;
             }
             sqlx::query_with(&sql, args).execute(&mut *tx).await?;
@@ -447,13 +475,12 @@ impl Store {
         Ok(())
     }
 
-    /// The cached timeline of a stream in a generation: the last position applied and the
-    /// serialised timeline.
+    /// The cached timeline of a stream in a generation.
     pub async fn entity_timeline(
         &self,
         generation: i64,
         stream: &str,
-    ) -> Result<Option<(u64, String)>, StoreError> {
+    ) -> Result<Option<CachedTimeline>, StoreError> {
         let db = &self.inner.db;
         let row = db
             .query("entity_timeline")
@@ -463,8 +490,28 @@ impl Store {
             .await?;
         match row {
             None => Ok(None),
-            Some(row) => Ok(Some((db::to_u64(row.try_get(0)?, "position")?, row.try_get(1)?))),
+            Some(row) => Ok(Some(CachedTimeline {
+                position: db::to_u64(row.try_get(0)?, "position")?,
+                name: row.try_get(1)?,
+                timeline: row.try_get(2)?,
+            })),
         }
+    }
+
+    /// The last position applied to a stream's cached timeline, without the timeline.
+    pub async fn entity_timeline_head(
+        &self,
+        generation: i64,
+        stream: &str,
+    ) -> Result<Option<u64>, StoreError> {
+        let db = &self.inner.db;
+        let row = db
+            .query("entity_timeline_head")
+            .bind(generation)
+            .bind(stream.to_owned())
+            .fetch_optional(&db.pool)
+            .await?;
+        row.map(|row| db::to_u64(row.try_get(0)?, "position")).transpose()
     }
 
     /// Restrictions of a department in force on `as_of`, by stream, after `after_stream`.
@@ -528,6 +575,39 @@ impl Store {
                     stream: row.try_get(1)?,
                     change: ChangeRow {
                         department: department.to_owned(),
+                        measure_id: row.try_get(2)?,
+                        change: row.try_get(3)?,
+                        start: date(&row.try_get::<String, _>(4)?)?,
+                        end: opt_date(row.try_get(5)?)?,
+                        position: db::to_u64(row.try_get(6)?, "position")?,
+                    },
+                })
+            })
+            .collect()
+    }
+
+    /// Every department's restriction changes after feed cursor `after_seq`.
+    pub async fn all_changes(
+        &self,
+        generation: i64,
+        after_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredChange>, StoreError> {
+        let db = &self.inner.db;
+        let rows = db
+            .query("all_changes")
+            .bind(generation)
+            .bind(db::to_i64(after_seq))
+            .bind(limit.min(PROJECTION_PAGE_ROWS_MAX) as i64)
+            .fetch_all(&db.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(StoredChange {
+                    seq: db::to_u64(row.try_get(0)?, "seq")?,
+                    stream: row.try_get(1)?,
+                    change: ChangeRow {
+                        department: row.try_get(7)?,
                         measure_id: row.try_get(2)?,
                         change: row.try_get(3)?,
                         start: date(&row.try_get::<String, _>(4)?)?,

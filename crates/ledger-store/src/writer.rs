@@ -331,6 +331,15 @@ impl Writer {
                 .iter()
                 .map(|(request, _)| self.stage(request, &existing, &mut staged, recorded_at))
                 .collect();
+            // A retry carries the expected version of its first attempt, which the stream has
+            // since passed: before calling it a conflict, see whether its ids are stored.
+            let version_conflict =
+                outcomes.iter().any(|o| matches!(o, Err(StoreError::WrongExpectedVersion { .. })));
+            if version_conflict && !looked_up {
+                existing = self.load_existing(appends).await?;
+                looked_up = true;
+                continue;
+            }
             if staged.events.is_empty() {
                 answer(appends, outcomes, None);
                 return Ok(0);

@@ -16,6 +16,7 @@ CREATE TABLE entity_timelines (
     generation BIGINT NOT NULL,
     stream     TEXT    NOT NULL,
     position   BIGINT NOT NULL, -- last event of the stream applied
+    name       TEXT,             -- the entity's registered name, as last changed
     timeline   TEXT    NOT NULL, -- JSON
     PRIMARY KEY (generation, stream)
 );

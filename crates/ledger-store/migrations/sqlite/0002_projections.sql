@@ -16,6 +16,7 @@ CREATE TABLE entity_timelines (
     generation INTEGER NOT NULL,
     stream     TEXT    NOT NULL,
     position   INTEGER NOT NULL, -- last event of the stream applied
+    name       TEXT,             -- the entity's registered name, as last changed
     timeline   TEXT    NOT NULL, -- JSON
     PRIMARY KEY (generation, stream)
 ) WITHOUT ROWID;

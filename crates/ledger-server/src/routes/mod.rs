@@ -1,0 +1,8 @@
+//! The endpoints, one module per kind of caller.
+
+pub mod admin;
+pub mod auditor;
+pub mod operator;
+pub mod partner;
+pub mod recorder;
+pub mod views;
