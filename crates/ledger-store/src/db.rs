@@ -196,60 +196,21 @@ impl NativePool {
         })
     }
 
-    /// Runs an event query with `i64` arguments and decodes the rows.
-    pub async fn events(&self, sql: &str, args: &[i64]) -> Result<Vec<RecordedEvent>, StoreError> {
+    /// Runs an event query binding `texts` then `ints`, in that order, and decodes the rows.
+    pub async fn events(
+        &self,
+        sql: &str,
+        texts: &[&str],
+        ints: &[i64],
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
         macro_rules! run {
             ($pool:expr) => {{
                 let mut query = sqlx::query(sql);
-                for arg in args {
-                    query = query.bind(*arg);
+                for text in texts {
+                    query = query.bind(*text);
                 }
-                let rows = query.fetch_all($pool).await?;
-                rows.iter().map(event_from_row).collect()
-            }};
-        }
-        match self {
-            Self::Sqlite(pool) => run!(pool),
-            Self::Postgres(pool) => run!(pool),
-        }
-    }
-
-    /// Runs an event query with a text and an `i64` argument (stream reads).
-    pub async fn stream_events(
-        &self,
-        sql: &str,
-        stream: &str,
-        args: &[i64],
-    ) -> Result<Vec<RecordedEvent>, StoreError> {
-        macro_rules! run {
-            ($pool:expr) => {{
-                let mut query = sqlx::query(sql).bind(stream);
-                for arg in args {
-                    query = query.bind(*arg);
-                }
-                let rows = query.fetch_all($pool).await?;
-                rows.iter().map(event_from_row).collect()
-            }};
-        }
-        match self {
-            Self::Sqlite(pool) => run!(pool),
-            Self::Postgres(pool) => run!(pool),
-        }
-    }
-
-    /// Runs an event query with two text and some `i64` arguments (ordered stream scans).
-    pub async fn two_text_events(
-        &self,
-        sql: &str,
-        first: &str,
-        second: &str,
-        args: &[i64],
-    ) -> Result<Vec<RecordedEvent>, StoreError> {
-        macro_rules! run {
-            ($pool:expr) => {{
-                let mut query = sqlx::query(sql).bind(first).bind(second);
-                for arg in args {
-                    query = query.bind(*arg);
+                for int in ints {
+                    query = query.bind(*int);
                 }
                 let rows = query.fetch_all($pool).await?;
                 rows.iter().map(event_from_row).collect()

@@ -472,10 +472,7 @@ impl Store {
     ) -> Result<Vec<RecordedEvent>, StoreError> {
         let limit = db::to_i64(limit.min(READ_PAGE_EVENTS_MAX) as u64);
         let sql = self.db().queries.get("read_stream");
-        self.inner
-            .native
-            .stream_events(sql, stream.as_str(), &[db::to_i64(from_version), limit])
-            .await
+        self.inner.native.events(sql, &[stream.as_str()], &[db::to_i64(from_version), limit]).await
     }
 
     /// Events of the whole log from `from_position`, at most `limit`
@@ -497,7 +494,7 @@ impl Store {
     ) -> Result<Vec<RecordedEvent>, StoreError> {
         let sql = self.db().queries.get("read_log");
         let args = [db::to_i64(from), db::to_i64(to), READ_PAGE_EVENTS_MAX as i64];
-        self.inner.native.events(sql, &args).await
+        self.inner.native.events(sql, &[], &args).await
     }
 
     /// The event at a position.

@@ -209,6 +209,30 @@ where
     args.add(value).map_err(|e| StoreError::Bind(e.to_string()))
 }
 
+/// Decodes a change row (`seq, stream, measure_id, change, start, end, position` and, when
+/// `department` is not given, the department as an eighth column).
+fn change_from_row(
+    row: &sqlx::any::AnyRow,
+    department: Option<&str>,
+) -> Result<StoredChange, StoreError> {
+    let department = match department {
+        Some(department) => department.to_owned(),
+        None => row.try_get(7)?,
+    };
+    Ok(StoredChange {
+        seq: db::to_u64(row.try_get(0)?, "seq")?,
+        stream: row.try_get(1)?,
+        change: ChangeRow {
+            department,
+            measure_id: row.try_get(2)?,
+            change: row.try_get(3)?,
+            start: date(&row.try_get::<String, _>(4)?)?,
+            end: opt_date(row.try_get(5)?)?,
+            position: db::to_u64(row.try_get(6)?, "position")?,
+        },
+    })
+}
+
 fn checkpoint_name(name: &str, generation: i64) -> String {
     format!("{name}@{generation}")
 }
@@ -318,7 +342,7 @@ impl Store {
     ) -> Result<Vec<ledger_core::RecordedEvent>, StoreError> {
         let sql = self.inner.db.queries.get("streams_ordered");
         let limit = db::to_i64(limit.min(crate::READ_PAGE_EVENTS_MAX) as u64);
-        self.inner.native.two_text_events(sql, after, before, &[db::to_i64(below), limit]).await
+        self.inner.native.events(sql, &[after, before], &[db::to_i64(below), limit]).await
     }
 
     /// Writes the rows of `entities` into `generation` and moves the projection's checkpoint,
@@ -568,22 +592,7 @@ impl Store {
             .bind(limit.min(PROJECTION_PAGE_ROWS_MAX) as i64)
             .fetch_all(&db.pool)
             .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(StoredChange {
-                    seq: db::to_u64(row.try_get(0)?, "seq")?,
-                    stream: row.try_get(1)?,
-                    change: ChangeRow {
-                        department: department.to_owned(),
-                        measure_id: row.try_get(2)?,
-                        change: row.try_get(3)?,
-                        start: date(&row.try_get::<String, _>(4)?)?,
-                        end: opt_date(row.try_get(5)?)?,
-                        position: db::to_u64(row.try_get(6)?, "position")?,
-                    },
-                })
-            })
-            .collect()
+        rows.iter().map(|row| change_from_row(row, Some(department))).collect()
     }
 
     /// Every department's restriction changes after feed cursor `after_seq`.
@@ -601,22 +610,7 @@ impl Store {
             .bind(limit.min(PROJECTION_PAGE_ROWS_MAX) as i64)
             .fetch_all(&db.pool)
             .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(StoredChange {
-                    seq: db::to_u64(row.try_get(0)?, "seq")?,
-                    stream: row.try_get(1)?,
-                    change: ChangeRow {
-                        department: row.try_get(7)?,
-                        measure_id: row.try_get(2)?,
-                        change: row.try_get(3)?,
-                        start: date(&row.try_get::<String, _>(4)?)?,
-                        end: opt_date(row.try_get(5)?)?,
-                        position: db::to_u64(row.try_get(6)?, "position")?,
-                    },
-                })
-            })
-            .collect()
+        rows.iter().map(|row| change_from_row(row, None)).collect()
     }
 
     /// Penalties publicly shown on `as_of`, by stream, after `after_stream`.
