@@ -27,6 +27,7 @@ backend_tests!(
     rewritten_history_breaks_checkpoint,
     personal_data_erasure,
     crash_keeps_acknowledged_appends,
+    two_writers_never_fork_the_log,
 );
 
 async fn size(store: &Store) -> u64 {
@@ -504,4 +505,48 @@ async fn crash_keeps_acknowledged_appends(kind: Kind) {
     // The log keeps growing after the crash.
     store.append(sample_append(&entity_stream(1), 0, 1)).await.unwrap();
     store.close().await;
+}
+
+/// Two stores open on one database, as two server processes would be. On PostgreSQL the
+/// second waits for the writer role and takes it over when the first closes; on SQLite both
+/// write, and the log-head compare-and-set turns a stale writer's batch into a retryable error
+/// instead of a fork. Either way the log stays one chain.
+async fn two_writers_never_fork_the_log(kind: Kind) {
+    let db = TestDb::new(kind);
+    let first = db.open().await;
+    let second = db.open().await;
+    let stream = entity_stream(31);
+    first.append(sample_append(&stream, 0, 2)).await.unwrap();
+
+    match kind {
+        Kind::Postgres => {
+            // The first process holds the writer role: the second's append waits, then fails
+            // as unavailable (retryable) without writing.
+            let refused = second.append(sample_append(&stream, 10, 1)).await.unwrap_err();
+            assert!(matches!(refused, StoreError::Unavailable(_)), "{refused}");
+            assert!(refused.is_retryable());
+            first.close().await;
+            let outcome = second.append(sample_append(&stream, 20, 1)).await.unwrap();
+            assert_eq!(outcome.events[0].position, 2);
+        }
+        Kind::Sqlite => {
+            // The second store loaded size 0 before the first appended: its first batch finds
+            // the log moved, fails, reloads, and the retry lands after the first's events.
+            let stale = second.append(sample_append(&stream, 10, 1)).await.unwrap_err();
+            assert!(stale.is_retryable(), "{stale}");
+            let outcome = second.append(sample_append(&stream, 11, 1)).await.unwrap();
+            assert_eq!(outcome.events[0].position, 2);
+            // Now the first is stale in turn, and recovers the same way.
+            let stale = first.append(sample_append(&stream, 30, 1)).await.unwrap_err();
+            assert!(stale.is_retryable(), "{stale}");
+            let outcome = first.append(sample_append(&stream, 31, 1)).await.unwrap();
+            assert_eq!(outcome.events[0].position, 3);
+            first.close().await;
+        }
+    }
+    let report = second.verify(|_| {}).await.unwrap();
+    assert!(report.is_ok(), "{:?}", report.problems);
+    let events = second.read_stream(&stream, 1, 100).await.unwrap();
+    assert!(events.windows(2).all(|w| w[1].prev_hash == w[0].hash));
+    second.close().await;
 }
