@@ -307,8 +307,22 @@ async fn start_with(
     config: ServerConfig,
     source: impl FnOnce(Store) -> Arc<dyn StatusSource>,
 ) -> Env {
+    start_with_projector(db, config, |store| (source(store), None)).await
+}
+
+/// Starts a server whose status source (and, optionally, projector for the operator
+/// endpoints) `make` builds over the store.
+async fn start_with_projector(
+    db: TestDb,
+    config: ServerConfig,
+    make: impl FnOnce(Store) -> (Arc<dyn StatusSource>, Option<ledger_projections::Projector>),
+) -> Env {
     let store = db.open().await;
-    let state = AppState::new(store.clone(), config, source(store.clone())).await.unwrap();
+    let (source, projector) = make(store.clone());
+    let mut state = AppState::new(store.clone(), config, source).await.unwrap();
+    if let Some(projector) = projector {
+        state = state.with_projector(projector);
+    }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
@@ -1430,14 +1444,16 @@ async fn projection_source_answers_from_the_projection(kind: Kind) {
     let slot: Arc<std::sync::Mutex<Option<ledger_projections::Projector>>> = Arc::default();
     let env = {
         let slot = slot.clone();
-        start_with(TestDb::new(kind), test_config(), move |store| {
+        start_with_projector(TestDb::new(kind), test_config(), move |store| {
             let projector = tokio::task::block_in_place(|| {
                 tokio::runtime::Handle::current()
                     .block_on(ledger_projections::Projector::new(store))
                     .unwrap()
             });
             *slot.lock().unwrap() = Some(projector.clone());
-            Arc::new(ledger_server::ProjectionStatusSource::new(projector))
+            let source: Arc<dyn StatusSource> =
+                Arc::new(ledger_server::ProjectionStatusSource::new(projector.clone()));
+            (source, Some(projector))
         })
         .await
     };
@@ -1475,6 +1491,36 @@ async fn projection_source_answers_from_the_projection(kind: Kind) {
     assert!(!changes.is_empty(), "{feed}");
     assert!(changes.iter().all(|c| c["code"] == json!(code(91).to_string())), "{feed}");
     assert!(changes.iter().any(|c| c["change"] == "started"), "{feed}");
+
+    // The operator endpoints: state and lag, a rebuild started while serving, and its end.
+    let admin = env.token("admin");
+    let state = env.client.get("/v1/admin/projections", admin).await.json();
+    // Answered partner queries are themselves logged as events, asynchronously, so the lag is
+    // whatever they add; it must be exactly what the projection has not applied.
+    let (position, lag, size) = (&state["position"], &state["lag"], &state["log_size"]);
+    assert_eq!(position.as_u64().unwrap() + lag.as_u64().unwrap(), size.as_u64().unwrap());
+    assert!(position.as_u64().unwrap() > 0, "{state}");
+    let generation = state["active_generation"].as_i64().unwrap();
+    let started = env.client.post("/v1/admin/projections/rebuild", admin, &json!({})).await;
+    assert_eq!(started.status, 202, "{}", started.text());
+    let mut finished = json!(null);
+    for _ in 0..100 {
+        let state = env.client.get("/v1/admin/projections", admin).await.json();
+        if state["rebuild"]["running"] == json!(false) {
+            finished = state;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(finished["active_generation"], json!(generation + 1), "{finished}");
+    assert_eq!(finished["rebuild"]["generation"], json!(generation + 1), "{finished}");
+    let again = env.client.get(&path, all).await.json();
+    assert_eq!(again["restrictions"], from_projection["restrictions"]);
+    // Partners may not run rebuilds.
+    env.client
+        .post("/v1/admin/projections/rebuild", env.token("partner"), &json!({}))
+        .await
+        .problem(403, "forbidden");
     env.stop().await;
 }
 

@@ -86,7 +86,7 @@ impl utoipa::Modify for BearerAuth {
 /// Every route with its OpenAPI description; the one list both [`router`] and [`openapi`]
 /// are built from, so the document cannot miss a route.
 fn api() -> OpenApiRouter<AppState> {
-    use routes::{admin, auditor, operator, partner, recorder};
+    use routes::{admin, auditor, operator, partner, projections, recorder};
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(recorder::append))
         .routes(routes!(recorder::import))
@@ -108,6 +108,8 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(operator::health))
         .routes(routes!(operator::ready))
         .routes(routes!(operator::metrics))
+        .routes(routes!(projections::projection_state))
+        .routes(routes!(projections::start_rebuild))
 }
 
 /// The OpenAPI document of the service.

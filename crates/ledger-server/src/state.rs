@@ -41,6 +41,10 @@ struct Inner {
     access_log: AccessLog,
     status: Arc<dyn StatusSource>,
     shutdown: watch::Sender<bool>,
+    /// The projector behind the projection operator endpoints, when the server runs one.
+    projector: std::sync::OnceLock<ledger_projections::Projector>,
+    /// The progress of the last rebuild started through the API.
+    rebuild: std::sync::Mutex<crate::routes::projections::RebuildView>,
 }
 
 impl AppState {
@@ -74,6 +78,8 @@ impl AppState {
                 access_log,
                 status,
                 shutdown,
+                projector: std::sync::OnceLock::new(),
+                rebuild: std::sync::Mutex::default(),
             }),
         };
         state.spawn_identity_refresh();
@@ -103,6 +109,25 @@ impl AppState {
     /// The store.
     pub fn store(&self) -> &Store {
         &self.inner.store
+    }
+
+    /// Gives the server the projector whose state and rebuilds the operator endpoints show and
+    /// start. Without one those endpoints answer 503.
+    pub fn with_projector(self, projector: ledger_projections::Projector) -> Self {
+        let _ = self.inner.projector.set(projector);
+        self
+    }
+
+    /// The projector, if the server runs one.
+    pub fn projector(&self) -> Option<&ledger_projections::Projector> {
+        self.inner.projector.get()
+    }
+
+    /// The progress of the last rebuild started through the API.
+    pub(crate) fn rebuild_view(
+        &self,
+    ) -> std::sync::MutexGuard<'_, crate::routes::projections::RebuildView> {
+        self.inner.rebuild.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The configuration.

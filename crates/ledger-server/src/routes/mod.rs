@@ -4,5 +4,6 @@ pub mod admin;
 pub mod auditor;
 pub mod operator;
 pub mod partner;
+pub mod projections;
 pub mod recorder;
 pub mod views;
