@@ -49,6 +49,11 @@ const STREAM_PAGE_EVENTS: usize = 10_000;
 /// Parsed timelines kept in memory for status lookups.
 pub const TIMELINE_CACHE_ENTITIES_MAX: usize = 20_000;
 
+/// How long a lookup trusts the active generation it last read. A rebuild swapped in by
+/// another process is seen within this time; until then lookups find no rows under the old
+/// generation and fold the stream instead, which gives the same answer.
+pub const GENERATION_CACHE_TTL: Duration = Duration::from_secs(1);
+
 /// How often the tailer looks for new events when nothing woke it.
 pub const TAIL_POLL_INTERVAL: Duration = Duration::from_millis(200);
 
@@ -138,6 +143,8 @@ pub struct Projector {
     /// lookup reads only the stored position and parses the stored timeline only when it
     /// moved, which is what keeps a status lookup well under a millisecond.
     timelines: Arc<std::sync::Mutex<TimelineCache>>,
+    /// The active generation and when it was read.
+    generation: Arc<std::sync::Mutex<Option<(i64, Instant)>>>,
 }
 
 type TimelineCache = std::collections::HashMap<(i64, String), EntityView>;
@@ -162,6 +169,7 @@ impl Projector {
             store,
             catalogue: Arc::new(RwLock::new((Arc::new(catalogue), head))),
             timelines: Arc::default(),
+            generation: Arc::default(),
         })
     }
 
@@ -187,6 +195,21 @@ impl Projector {
         Ok(())
     }
 
+    /// The active generation, read at most every [`GENERATION_CACHE_TTL`].
+    async fn active_generation(&self) -> Result<i64, ProjectionError> {
+        let cached = self.generation.lock().ok().and_then(|g| *g);
+        if let Some((generation, at)) = cached {
+            if at.elapsed() < GENERATION_CACHE_TTL {
+                return Ok(generation);
+            }
+        }
+        let generation = self.store.active_generation(PROJECTION).await?;
+        if let Ok(mut slot) = self.generation.lock() {
+            *slot = Some((generation, Instant::now()));
+        }
+        Ok(generation)
+    }
+
     /// The entity's timeline as the ledger knows it now: from the cache when it is current,
     /// else folded from its stream.
     pub async fn timeline(&self, code: &CreditCode) -> Result<Arc<Timeline>, ProjectionError> {
@@ -197,7 +220,7 @@ impl Projector {
     /// the entity is recorded.
     pub async fn entity(&self, code: &CreditCode) -> Result<Option<EntityView>, ProjectionError> {
         let stream = StreamName::entity(code);
-        let generation = self.store.active_generation(PROJECTION).await?;
+        let generation = self.active_generation().await?;
         let key = (generation, stream.to_string());
         if let Some(position) = self.store.entity_timeline_head(generation, stream.as_str()).await?
         {
@@ -243,7 +266,7 @@ impl Projector {
     ) -> Result<CreditStatus, ProjectionError> {
         let stream = StreamName::entity(code);
         if let Some(position) = known_at {
-            let generation = self.store.active_generation(PROJECTION).await?;
+            let generation = self.active_generation().await?;
             let head = self.store.entity_timeline_head(generation, stream.as_str()).await?;
             // The cache answers "as known at p" only when nothing of the stream came after p.
             if head.is_none_or(|last| last > position) {
@@ -413,6 +436,9 @@ impl Projector {
         // Catch the new generation up with what was appended during the scan, then swap.
         self.tail(generation).await?;
         self.store.swap_generation(PROJECTION, generation).await?;
+        if let Ok(mut slot) = self.generation.lock() {
+            *slot = None;
+        }
         let position = self.store.generation_position(PROJECTION, generation).await?;
         info!(
             generation,

@@ -150,6 +150,15 @@ pub struct Db {
     pub queries: Queries,
 }
 
+/// A value bound to a statement of [`NativePool::optional_i64`].
+#[derive(Debug, Clone, Copy)]
+pub enum Bind<'a> {
+    /// An integer.
+    Int(i64),
+    /// A text.
+    Text(&'a str),
+}
+
 /// A pool of the backend's own driver, for the bulk reads of the log.
 ///
 /// The `Any` driver copies every value of a row once more than the native one does, which
@@ -214,6 +223,32 @@ impl NativePool {
                 }
                 let rows = query.fetch_all($pool).await?;
                 rows.iter().map(event_from_row).collect()
+            }};
+        }
+        match self {
+            Self::Sqlite(pool) => run!(pool),
+            Self::Postgres(pool) => run!(pool),
+        }
+    }
+
+    /// Runs a query returning at most one row whose first column is an integer; binds
+    /// `args` in order. For the hot read path (status lookups), where the `Any` driver's
+    /// extra copies show.
+    pub async fn optional_i64(
+        &self,
+        sql: &str,
+        args: &[Bind<'_>],
+    ) -> Result<Option<i64>, StoreError> {
+        macro_rules! run {
+            ($pool:expr) => {{
+                let mut query = sqlx::query_scalar::<_, i64>(sql);
+                for arg in args {
+                    query = match arg {
+                        Bind::Int(v) => query.bind(*v),
+                        Bind::Text(v) => query.bind(*v),
+                    };
+                }
+                Ok(query.fetch_optional($pool).await?)
             }};
         }
         match self {

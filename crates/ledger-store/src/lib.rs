@@ -442,6 +442,13 @@ impl Store {
         answer.await.map_err(|_| StoreError::Unavailable("the writer has stopped".into()))?
     }
 
+    /// The log size as this process last committed or loaded it: no query, and never more
+    /// than the real size (another process on the same PostgreSQL database may have appended
+    /// since). For answers that state the size they are based on.
+    pub fn known_size(&self) -> u64 {
+        self.inner.committed_size.load(std::sync::atomic::Ordering::Acquire)
+    }
+
     /// Signs and stores a checkpoint of the current log now.
     pub async fn checkpoint_now(&self) -> Result<SignedCheckpoint, StoreError> {
         let (reply, answer) = oneshot::channel();

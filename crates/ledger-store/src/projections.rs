@@ -528,14 +528,10 @@ impl Store {
         generation: i64,
         stream: &str,
     ) -> Result<Option<u64>, StoreError> {
-        let db = &self.inner.db;
-        let row = db
-            .query("entity_timeline_head")
-            .bind(generation)
-            .bind(stream.to_owned())
-            .fetch_optional(&db.pool)
-            .await?;
-        row.map(|row| db::to_u64(row.try_get(0)?, "position")).transpose()
+        let sql = self.inner.db.queries.get("entity_timeline_head");
+        let args = [db::Bind::Int(generation), db::Bind::Text(stream)];
+        let position = self.inner.native.optional_i64(sql, &args).await?;
+        position.map(|p| db::to_u64(p, "position")).transpose()
     }
 
     /// Restrictions of a department in force on `as_of`, by stream, after `after_stream`.
