@@ -233,6 +233,36 @@ fn change_from_row(
     })
 }
 
+/// Every row of one kind across `entities`, paired with its entity's stream.
+fn rows_of<'a, T>(
+    entities: &'a [EntityRows],
+    rows: impl Fn(&'a EntityRows) -> &'a Vec<T>,
+) -> Vec<(&'a str, &'a T)> {
+    entities.iter().flat_map(|e| rows(e).iter().map(move |r| (e.stream.as_str(), r))).collect()
+}
+
+/// Inserts `rows` with multi-row statements (`prefix`, tuples of `columns` values, `suffix`),
+/// binding each row's values with `bind`.
+async fn insert_rows<T>(
+    db: &db::Db,
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    prefix: &str,
+    suffix: &str,
+    columns: usize,
+    rows: &[T],
+    mut bind: impl FnMut(&mut AnyArguments<'static>, &T) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    for chunk in rows.chunks(db::ROWS_PER_STATEMENT_MAX) {
+        let sql = db.values_statement(prefix, suffix, chunk.len(), columns);
+        let mut args = AnyArguments::default();
+        for row in chunk {
+            bind(&mut args, row)?;
+        }
+        sqlx::query_with(&sql, args).execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
 fn checkpoint_name(name: &str, generation: i64) -> String {
     format!("{name}@{generation}")
 }
@@ -380,103 +410,101 @@ impl Store {
             }
         }
 
-        for chunk in entities.chunks(db::ROWS_PER_STATEMENT_MAX) {
-            let sql = db.values_statement(
-                q.get("upsert_timelines_prefix"),
-                q.get("upsert_timelines_suffix"),
-                chunk.len(),
-                5,
-            );
-            let mut args = AnyArguments::default();
-            for e in chunk {
-                add(&mut args, generation)?;
-                add(&mut args, e.stream.clone())?;
-                add(&mut args, db::to_i64(e.position))?;
-                add(&mut args, e.name.clone())?;
-                add(&mut args, e.timeline.clone())?;
-            }
-            sqlx::query_with(&sql, args).execute(&mut *tx).await?;
-        }
+        let timelines = q.get("upsert_timelines_suffix");
+        insert_rows(
+            db,
+            &mut tx,
+            q.get("upsert_timelines_prefix"),
+            timelines,
+            5,
+            entities,
+            |a, e| {
+                add(a, generation)?;
+                add(a, e.stream.clone())?;
+                add(a, db::to_i64(e.position))?;
+                add(a, e.name.clone())?;
+                add(a, e.timeline.clone())
+            },
+        )
+        .await?;
 
-        let restrictions: Vec<(&str, &RestrictionRow)> = entities
-            .iter()
-            .flat_map(|e| e.restrictions.iter().map(|r| (e.stream.as_str(), r)))
-            .collect();
-        for chunk in restrictions.chunks(db::ROWS_PER_STATEMENT_MAX) {
-            let sql = db.values_statement(q.get("insert_restrictions_prefix"), "", chunk.len(), 8);
-            let mut args = AnyArguments::default();
-            for (stream, r) in chunk {
-                add(&mut args, generation)?;
-                add(&mut args, r.department.clone())?;
-                add(&mut args, (*stream).to_owned())?;
-                add(&mut args, r.measure_id.clone())?;
-                add(&mut args, r.start.to_string())?;
-                add(&mut args, r.end.map(|d| d.to_string()))?;
-                add(&mut args, r.trigger.clone())?;
-                add(&mut args, db::to_i64(r.position))?;
-            }
-            sqlx::query_with(&sql, args).execute(&mut *tx).await?;
-        }
+        let restrictions: Vec<(&str, &RestrictionRow)> = rows_of(entities, |e| &e.restrictions);
+        insert_rows(
+            db,
+            &mut tx,
+            q.get("insert_restrictions_prefix"),
+            "",
+            8,
+            &restrictions,
+            |a, (stream, r)| {
+                add(a, generation)?;
+                add(a, r.department.clone())?;
+                add(a, (*stream).to_owned())?;
+                add(a, r.measure_id.clone())?;
+                add(a, r.start.to_string())?;
+                add(a, r.end.map(|d| d.to_string()))?;
+                add(a, r.trigger.clone())?;
+                add(a, db::to_i64(r.position))
+            },
+        )
+        .await?;
 
-        let lists: Vec<(&str, &ListRow)> =
-            entities.iter().flat_map(|e| e.lists.iter().map(|r| (e.stream.as_str(), r))).collect();
-        for chunk in lists.chunks(db::ROWS_PER_STATEMENT_MAX) {
-            let sql = db.values_statement(q.get("insert_lists_prefix"), "", chunk.len(), 7);
-            let mut args = AnyArguments::default();
-            for (stream, r) in chunk {
-                add(&mut args, generation)?;
-                add(&mut args, (*stream).to_owned())?;
-                add(&mut args, r.list.clone())?;
-                add(&mut args, r.ground.clone())?;
-                add(&mut args, r.start.to_string())?;
-                add(&mut args, r.end.map(|d| d.to_string()))?;
-                add(&mut args, db::to_i64(r.position))?;
-            }
-            sqlx::query_with(&sql, args).execute(&mut *tx).await?;
-        }
+        let lists: Vec<(&str, &ListRow)> = rows_of(entities, |e| &e.lists);
+        insert_rows(db, &mut tx, q.get("insert_lists_prefix"), "", 7, &lists, |a, (stream, r)| {
+            add(a, generation)?;
+            add(a, (*stream).to_owned())?;
+            add(a, r.list.clone())?;
+            add(a, r.ground.clone())?;
+            add(a, r.start.to_string())?;
+            add(a, r.end.map(|d| d.to_string()))?;
+            add(a, db::to_i64(r.position))
+        })
+        .await?;
 
-        let disclosures: Vec<(&str, &DisclosureRow)> = entities
-            .iter()
-            .flat_map(|e| e.disclosures.iter().map(|r| (e.stream.as_str(), r)))
-            .collect();
-        for chunk in disclosures.chunks(db::ROWS_PER_STATEMENT_MAX) {
-            let sql = db.values_statement(q.get("insert_disclosures_prefix"), "", chunk.len(), 6);
-            let mut args = AnyArguments::default();
-            for (stream, r) in chunk {
-                add(&mut args, generation)?;
-                add(&mut args, (*stream).to_owned())?;
-                add(&mut args, r.decision_number.clone())?;
-                add(&mut args, r.start.to_string())?;
-                add(&mut args, r.end.map(|d| d.to_string()))?;
-                add(&mut args, db::to_i64(r.position))?;
-            }
-            sqlx::query_with(&sql, args).execute(&mut *tx).await?;
-        }
+        let disclosures: Vec<(&str, &DisclosureRow)> = rows_of(entities, |e| &e.disclosures);
+        insert_rows(
+            db,
+            &mut tx,
+            q.get("insert_disclosures_prefix"),
+            "",
+            6,
+            &disclosures,
+            |a, (stream, r)| {
+                add(a, generation)?;
+                add(a, (*stream).to_owned())?;
+                add(a, r.decision_number.clone())?;
+                add(a, r.start.to_string())?;
+                add(a, r.end.map(|d| d.to_string()))?;
+                add(a, db::to_i64(r.position))
+            },
+        )
+        .await?;
 
-        let changes: Vec<(&str, &ChangeRow)> = entities
-            .iter()
-            .flat_map(|e| e.changes.iter().map(|r| (e.stream.as_str(), r)))
-            .collect();
+        let changes: Vec<(&str, &ChangeRow)> = rows_of(entities, |e| &e.changes);
         if !changes.is_empty() {
             let row = db.query("max_change_seq").bind(generation).fetch_one(&mut *tx).await?;
             let mut seq: i64 = row.try_get(0)?;
-            for chunk in changes.chunks(db::ROWS_PER_STATEMENT_MAX) {
-                let sql = db.values_statement(q.get("insert_changes_prefix"), "", chunk.len(), 9);
-                let mut args = AnyArguments::default();
-                for (stream, r) in chunk {
+            insert_rows(
+                db,
+                &mut tx,
+                q.get("insert_changes_prefix"),
+                "",
+                9,
+                &changes,
+                |a, (stream, r)| {
                     seq += 1;
-                    add(&mut args, generation)?;
-                    add(&mut args, seq)?;
-                    add(&mut args, r.department.clone())?;
-                    add(&mut args, (*stream).to_owned())?;
-                    add(&mut args, r.measure_id.clone())?;
-                    add(&mut args, r.change.clone())?;
-                    add(&mut args, r.start.to_string())?;
-                    add(&mut args, r.end.map(|d| d.to_string()))?;
-                    add(&mut args, db::to_i64(r.position))?;
-                }
-                sqlx::query_with(&sql, args).execute(&mut *tx).await?;
-            }
+                    add(a, generation)?;
+                    add(a, seq)?;
+                    add(a, r.department.clone())?;
+                    add(a, (*stream).to_owned())?;
+                    add(a, r.measure_id.clone())?;
+                    add(a, r.change.clone())?;
+                    add(a, r.start.to_string())?;
+                    add(a, r.end.map(|d| d.to_string()))?;
+                    add(a, db::to_i64(r.position))
+                },
+            )
+            .await?;
         }
 
         if let Some(position) = position {
