@@ -44,12 +44,14 @@ struct Row {
     hash: Vec<u8>,
 }
 
+/// The rows the store's bulk append writes, in the same order: appends of
+/// `BULK_EVENTS_PER_APPEND` events, append `a` to stream `a % STREAMS`.
 fn rows(n: u64) -> Vec<Row> {
     let payload = sample_event(0, PAYLOAD_BYTES).payload;
     let mut versions = vec![0i64; STREAMS as usize];
     (0..n)
         .map(|i| {
-            let s = (i % STREAMS) as usize;
+            let s = ((i / BULK_EVENTS_PER_APPEND) % STREAMS) as usize;
             versions[s] += 1;
             Row {
                 stream: entity_stream(s as u64).to_string(),

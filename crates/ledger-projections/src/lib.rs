@@ -49,6 +49,11 @@ const STREAM_PAGE_EVENTS: usize = 10_000;
 /// Parsed timelines kept in memory for status lookups.
 pub const TIMELINE_CACHE_ENTITIES_MAX: usize = 20_000;
 
+/// How long a lookup trusts a cached timeline without asking the store for the entity's
+/// position. The tailer of this process refreshes the entries it writes, so this bounds only
+/// how late a change made by another process's projector is seen.
+pub const TIMELINE_TRUST: Duration = Duration::from_secs(5);
+
 /// How long a lookup trusts the active generation it last read. A rebuild swapped in by
 /// another process is seen within this time; until then lookups find no rows under the old
 /// generation and fold the stream instead, which gives the same answer.
@@ -147,7 +152,8 @@ pub struct Projector {
     generation: Arc<std::sync::Mutex<Option<(i64, Instant)>>>,
 }
 
-type TimelineCache = std::collections::HashMap<(i64, String), EntityView>;
+/// Parsed timelines by (generation, stream), with when they were last known current.
+type TimelineCache = std::collections::HashMap<(i64, String), (Instant, EntityView)>;
 
 /// What the projection knows of one entity.
 #[derive(Debug, Clone)]
@@ -222,10 +228,21 @@ impl Projector {
         let stream = StreamName::entity(code);
         let generation = self.active_generation().await?;
         let key = (generation, stream.to_string());
+        let cached = self.timelines.lock().ok().and_then(|c| c.get(&key).cloned());
+        // An entry this process wrote or checked moments ago needs no query: within
+        // TIMELINE_TRUST only another process's projector could have changed it, and one
+        // projector per database is the rule (see docs/projections.md).
+        if let Some((checked, view)) = &cached {
+            if checked.elapsed() < TIMELINE_TRUST {
+                return Ok(Some(view.clone()));
+            }
+        }
         if let Some(position) = self.store.entity_timeline_head(generation, stream.as_str()).await?
         {
-            let cached = self.timelines.lock().ok().and_then(|c| c.get(&key).cloned());
-            if let Some(view) = cached.filter(|v| v.position == position) {
+            if let Some((_, view)) = cached.filter(|(_, v)| v.position == position) {
+                if let Ok(mut cache) = self.timelines.lock() {
+                    cache.insert(key, (Instant::now(), view.clone()));
+                }
                 return Ok(Some(view));
             }
             if let Some(stored) = self.store.entity_timeline(generation, stream.as_str()).await? {
@@ -241,7 +258,7 @@ impl Projector {
                     if cache.len() >= TIMELINE_CACHE_ENTITIES_MAX {
                         cache.clear();
                     }
-                    cache.insert(key, view.clone());
+                    cache.insert(key, (Instant::now(), view.clone()));
                 }
                 return Ok(Some(view));
             }
@@ -316,6 +333,7 @@ impl Projector {
 
             let catalogue = self.catalogue();
             let mut entities = Vec::with_capacity(touched.len());
+            let mut views = Vec::with_capacity(touched.len());
             for stream in &touched {
                 let events = read_whole_stream(&self.store, stream).await?;
                 let old = match self.store.entity_timeline(generation, stream.as_str()).await? {
@@ -323,11 +341,28 @@ impl Projector {
                     None => None,
                 };
                 let timeline = ledger_rules::timeline(&events, &catalogue, None);
-                entities.push(entity_rows(stream.as_str(), &events, &timeline, old.as_ref()));
+                let rows = entity_rows(stream.as_str(), &events, &timeline, old.as_ref());
+                let view = EntityView {
+                    position: rows.position,
+                    name: rows.name.clone(),
+                    timeline: Arc::new(timeline),
+                };
+                views.push((stream.to_string(), view));
+                entities.push(rows);
             }
             self.store
                 .write_projection(PROJECTION, generation, &entities, false, Some(last + 1), None)
                 .await?;
+            // This process's tailer is the projection's writer: what it just committed is what
+            // lookups should see, with no query to find out.
+            if let Ok(mut cache) = self.timelines.lock() {
+                for (stream, view) in views {
+                    if cache.len() >= TIMELINE_CACHE_ENTITIES_MAX {
+                        cache.clear();
+                    }
+                    cache.insert((generation, stream), (Instant::now(), view));
+                }
+            }
             applied += page.len() as u64;
             position = last + 1;
         }
