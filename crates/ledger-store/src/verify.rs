@@ -32,11 +32,8 @@ use crate::error::StoreError;
 use crate::tiles::TileEdge;
 use crate::Store;
 
-/// Events read per page (at most the store's read page size).
+/// Events hashed per batch.
 pub const VERIFY_PAGE_EVENTS: usize = 5_000;
-
-/// Pages read concurrently.
-pub const VERIFY_READERS: usize = 2;
 
 /// The most problems a report lists; verification stops collecting after that.
 pub const VERIFY_PROBLEMS_MAX: usize = 100;
@@ -250,43 +247,18 @@ impl Store {
         self.load_checkpoints(&mut checker).await?;
         checker.check_checkpoints();
 
-        // Reader tasks fetch pages ahead of the hashing, each on its own connection, so
-        // decoding rows runs in parallel too; pages are consumed strictly in order.
-        let mut pages = Vec::with_capacity(VERIFY_READERS);
-        let mut readers = Vec::with_capacity(VERIFY_READERS);
-        for r in 0..VERIFY_READERS {
-            let (tx, rx) = mpsc::channel::<Result<Vec<RecordedEvent>, StoreError>>(2);
-            pages.push(rx);
-            let reader = self.clone();
-            readers.push(tokio::spawn(async move {
-                let mut page = r as u64;
-                loop {
-                    let from = page * VERIFY_PAGE_EVENTS as u64;
-                    // Past the committed size, one open-ended read catches stray rows.
-                    let to =
-                        if from >= total { u64::MAX } else { from + VERIFY_PAGE_EVENTS as u64 };
-                    let events = reader.read_log_range(from, to).await;
-                    let last = from >= total;
-                    if tx.send(events).await.is_err() || last {
-                        return;
-                    }
-                    page += VERIFY_READERS as u64;
-                }
-            }));
-        }
+        // A reader task streams the whole log through one cursor (rows past the committed
+        // size included, so stray rows are found), decoding while this task hashes the
+        // previous batch on the blocking pool; batches arrive in position order.
+        let (tx, mut batches) = mpsc::channel::<Result<Vec<RecordedEvent>, StoreError>>(4);
+        let reader = self.clone();
+        let read_task = tokio::spawn(async move {
+            let sql = reader.inner.db.queries.get("stream_log");
+            reader.inner.native.stream_events(sql, 0, VERIFY_PAGE_EVENTS, &tx).await;
+        });
 
-        let mut page = 0usize;
-        loop {
-            let Some(events) = pages[page % VERIFY_READERS].recv().await else { break };
+        while let Some(events) = batches.recv().await {
             let events = events?;
-            let past_end = (page * VERIFY_PAGE_EVENTS) as u64 >= total;
-            page += 1;
-            if events.is_empty() {
-                if past_end {
-                    break;
-                }
-                continue;
-            }
             let (events, hashes) = tokio::task::spawn_blocking(move || {
                 let hashes = hash_in_parallel(&events);
                 (events, hashes)
@@ -298,13 +270,8 @@ impl Store {
             }
             self.check_tiles(&mut checker).await?;
             progress(Progress { events: checker.report.events, total, elapsed: started.elapsed() });
-            if past_end {
-                break;
-            }
         }
-        for reader in readers {
-            reader.abort();
-        }
+        let _ = read_task.await;
 
         self.finish(&mut checker, total).await?;
         let mut report = checker.report;
