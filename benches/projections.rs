@@ -104,7 +104,8 @@ fn main() {
         let store = db.open().await;
         populate(&store, entities).await;
         let size = store.size().await.unwrap();
-        println!("\n== SQLite: {entities} entities x {EVENTS_PER_ENTITY} events = {size} events ==");
+        let per = EVENTS_PER_ENTITY;
+        println!("\n== SQLite: {entities} entities x {per} events = {size} events ==");
 
         let projector = Projector::new(store.clone()).await.unwrap();
         let report = projector.rebuild(|_| {}).await.unwrap();
@@ -112,7 +113,8 @@ fn main() {
         let rebuild_rate = per_sec(report.events, report.elapsed);
         let scan_rate = per_sec(scanned, scan_elapsed);
         println!(
-            "rebuild            {:>10.0} events/s   raw scan {:>10.0} rows/s   ratio {:.2}   ({} entities in {:.1} s)",
+            "rebuild            {:>10.0} events/s   raw scan {:>10.0} rows/s   ratio {:.2}   \
+             ({} entities in {:.1} s)",
             rebuild_rate,
             scan_rate,
             rebuild_rate / scan_rate,
@@ -139,9 +141,11 @@ fn main() {
         }
         cached.sort_unstable();
         folded.sort_unstable();
-        let pct = |v: &[Duration], p: f64| v[((v.len() - 1) as f64 * p) as usize].as_secs_f64() * 1e6;
+        let pct =
+            |v: &[Duration], p: f64| v[((v.len() - 1) as f64 * p) as usize].as_secs_f64() * 1e6;
         println!(
-            "status lookup      p50 {:>7.1} us   p99 {:>7.1} us   (read stream + fold: p50 {:>7.1} us, p99 {:>7.1} us)",
+            "status lookup      p50 {:>7.1} us   p99 {:>7.1} us   \
+             (read stream + fold: p50 {:>7.1} us, p99 {:>7.1} us)",
             pct(&cached, 0.5),
             pct(&cached, 0.99),
             pct(&folded, 0.5),

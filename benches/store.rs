@@ -314,7 +314,8 @@ async fn run_backend(kind: Kind, events: u64) {
     let single = raw_single_row_durable(kind, &raw_db).await;
     let concurrent = concurrent_durable(&store).await;
     println!(
-        "durable appends    {:>10.0} /s (64 clients, group commit)   single-row durable {:>8.0} /s   ratio {:.1}",
+        "durable appends    {:>10.0} /s (64 clients, group commit)   \
+         single-row durable {:>8.0} /s   ratio {:.1}",
         concurrent,
         single,
         concurrent / single

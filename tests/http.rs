@@ -362,7 +362,8 @@ async fn register_all(mut env: Env) -> Env {
         ),
         (
             "partner_all",
-            json!({"principal_id": "court", "name": "法院", "roles": ["partner"], "all_departments": true}),
+            json!({"principal_id": "court", "name": "法院", "roles": ["partner"],
+                "all_departments": true}),
         ),
     ];
     for (role, body) in principals {

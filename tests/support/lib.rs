@@ -153,7 +153,11 @@ pub fn sample_event(n: u64, payload_bytes: usize) -> ProposedEvent {
         "penalty_decided",
         1,
         Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).unwrap() + chrono::Duration::minutes(n as i64),
-        &serde_json::json!({ "decision_no": format!("DEMO-{n}"), "fine_fen": n * 100, "facts": facts }),
+        &serde_json::json!({
+            "decision_no": format!("DEMO-{n}"),
+            "fine_fen": n * 100,
+            "facts": facts,
+        }),
     )
     .expect("valid sample event")
 }

@@ -26,9 +26,8 @@ pub const OPERATOR: &str = "operator-cli";
 pub enum KeyCommand {
     /// Print the verifier key (`<name>+<key id>+<base64 key>`) that auditors check
     /// checkpoints with.
-    #[command(
-        after_help = "Examples:\n  credit-ledger key show\n  credit-ledger key show --key-file /etc/credit-ledger/signing.key > verifier.txt"
-    )]
+    #[command(after_help = "Examples:\n  credit-ledger key show\n  \
+        credit-ledger key show --key-file /etc/credit-ledger/signing.key > verifier.txt")]
     Show(crate::StoreOnly),
 }
 
@@ -45,9 +44,8 @@ pub enum PrincipalCommand {
     #[command(after_help = "Examples:\n  credit-ledger principal list")]
     List(crate::StoreOnly),
     /// Revoke every token of a principal.
-    #[command(
-        after_help = "Examples:\n  credit-ledger principal revoke tax-bureau --reason \"department merged\""
-    )]
+    #[command(after_help = "Examples:\n  \
+            credit-ledger principal revoke tax-bureau --reason \"department merged\"")]
     Revoke(RevokePrincipal),
 }
 
@@ -55,14 +53,13 @@ pub enum PrincipalCommand {
 #[derive(Debug, Subcommand)]
 pub enum TokenCommand {
     /// Issue a bearer token; it is printed once and never stored.
-    #[command(
-        after_help = "Examples:\n  credit-ledger token issue tax-bureau --label \"tax system, production\""
-    )]
+    #[command(after_help = "Examples:\n  \
+            credit-ledger token issue tax-bureau --label \"tax system, production\"")]
     Issue(IssueToken),
     /// Revoke a token by its id.
-    #[command(
-        after_help = "Examples:\n  credit-ledger token revoke tax-bureau 0190f5c2-8a7e-7c41-9d1e-2b3c4d5e6f70 --reason leaked"
-    )]
+    #[command(after_help = "Examples:\n  \
+            credit-ledger token revoke tax-bureau 0190f5c2-8a7e-7c41-9d1e-2b3c4d5e6f70 \
+            --reason leaked")]
     Revoke(RevokeToken),
 }
 

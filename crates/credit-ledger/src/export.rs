@@ -18,7 +18,8 @@ use crate::Outcome;
 pub const EXAMPLES: &str = "Examples:\n  \
     credit-ledger export --out ledger.ndjson\n  \
     credit-ledger export --from 100000 | gzip > tail.ndjson.gz\n  \
-    credit-ledger export --out all.ndjson && credit-ledger import --replay all.ndjson --data-dir copy";
+    credit-ledger export --out all.ndjson && \
+    credit-ledger import --replay all.ndjson --data-dir copy";
 
 /// `export`.
 #[derive(Debug, Args)]

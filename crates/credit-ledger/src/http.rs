@@ -28,7 +28,10 @@ impl Client {
     /// A client for `base` (`http://host[:port][/prefix]`).
     pub fn new(base: &str, token: Option<String>) -> anyhow::Result<Self> {
         let Some(rest) = base.strip_prefix("http://") else {
-            bail!("server URL {base:?} is not accepted; use http://host:port (TLS: use a local tunnel)");
+            bail!(
+                "server URL {base:?} is not accepted; use http://host:port \
+                 (TLS: use a local tunnel)"
+            );
         };
         let (authority, prefix) = match rest.split_once('/') {
             Some((authority, path)) => (authority, format!("/{}", path.trim_end_matches('/'))),

@@ -53,8 +53,9 @@ pub const EXAMPLES: &str = "Examples:\n  \
     credit-ledger demo generate --out - | credit-ledger import -\n  \
     credit-ledger import --replay export.ndjson --data-dir ./restored     (same hashes)\n  \
     credit-ledger import --json history.ndjson > report.json\n\n\
-    A line: {\"stream\":\"entity/<code>\",\"event_id\":\"<uuid>\",\"event_type\":\"penalty_decided\",\
-    \"schema_version\":1,\"effective_at\":\"2024-05-01T02:00:00Z\",\"payload\":{...}} with optional \
+    A line: {\"stream\":\"entity/<code>\",\"event_id\":\"<uuid>\",\
+    \"event_type\":\"penalty_decided\",\"schema_version\":1,\
+    \"effective_at\":\"2024-05-01T02:00:00Z\",\"payload\":{...}} with optional \
     \"expected_version\" (the stream's version before the line) and \"personal_data\".\n\
     Exit status: 0 when every line was recorded or already present, 1 when a line was refused.";
 

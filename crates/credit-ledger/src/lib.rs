@@ -44,7 +44,7 @@ pub const EXIT_ERROR: u8 = 2;
     name = "credit-ledger",
     version,
     after_help = "Examples:\n  \
-        credit-ledger serve --demo                  start with the demo city on ./credit-ledger-data\n  \
+        credit-ledger serve --demo                  start with the demo city\n  \
         credit-ledger verify                        check every hash, chain and checkpoint\n  \
         credit-ledger import history.ndjson         append events, one JSON object per line\n  \
         credit-ledger demo generate --out demo.ndjson --entities 3000 --seed 7\n\n\
@@ -87,14 +87,12 @@ pub enum Command {
     #[command(after_help = verify::EXAMPLES)]
     Verify(verify::VerifyArgs),
     /// Rebuild the projections into a fresh generation, then swap it in.
-    #[command(
-        after_help = "Examples:\n  credit-ledger rebuild\n  credit-ledger rebuild --database-url postgres://ledger@db/ledger"
-    )]
+    #[command(after_help = "Examples:\n  credit-ledger rebuild\n  \
+                      credit-ledger rebuild --database-url postgres://ledger@db/ledger")]
     Rebuild(RebuildArgs),
     /// Sign a checkpoint of the log now and print the signed note.
-    #[command(
-        after_help = "Examples:\n  credit-ledger checkpoint\n  credit-ledger checkpoint --data-dir /var/lib/credit-ledger > checkpoint.txt"
-    )]
+    #[command(after_help = "Examples:\n  credit-ledger checkpoint\n  \
+                      credit-ledger checkpoint --data-dir /var/lib/credit-ledger > checkpoint.txt")]
     Checkpoint(StoreOnly),
     /// The log's signing key.
     #[command(subcommand)]

@@ -44,7 +44,8 @@ const TOUR_CANDIDATES_MAX: usize = 300;
 pub const EXAMPLES: &str = "Examples:\n  \
     credit-ledger serve --demo                        demo city on ./credit-ledger-data\n  \
     credit-ledger serve --listen 0.0.0.0:8080 --data-dir /var/lib/credit-ledger\n  \
-    credit-ledger serve --database-url postgres://ledger@db/ledger --key-file /etc/credit-ledger/signing.key\n  \
+    credit-ledger serve --database-url postgres://ledger@db/ledger \
+    --key-file /etc/credit-ledger/signing.key\n  \
     CREDIT_LEDGER_LISTEN=127.0.0.1:9000 credit-ledger serve --config /etc/credit-ledger.toml\n\n\
     Stop with Ctrl-C or SIGTERM: requests in flight finish and every acknowledged append is \
     committed before the process exits.";

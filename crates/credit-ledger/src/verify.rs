@@ -38,7 +38,8 @@ pub const EXAMPLES: &str = "Examples:\n  \
     credit-ledger verify                                  the local database, every event\n  \
     credit-ledger verify --data-dir /var/lib/credit-ledger --json\n  \
     credit-ledger verify --server http://127.0.0.1:8080 --token $AUDITOR_TOKEN \\\n      \
-    --verifier-key \"$(cat verifier.txt)\" --previous-checkpoint last.txt --save-checkpoint last.txt\n  \
+    --verifier-key \"$(cat verifier.txt)\" --previous-checkpoint last.txt \
+    --save-checkpoint last.txt\n  \
     credit-ledger verify --bundle bundle.json --verifier-key \"$(cat verifier.txt)\"\n\n\
     Exit status: 0 verified, 1 not verified, 2 could not check.";
 

@@ -55,7 +55,10 @@ pub enum CodeError {
         found: char,
     },
     /// The organisation-code check character (position 17) is wrong.
-    #[error("organisation-code check failed (GB 11714): position 17 is {found:?}, expected {expected:?}")]
+    #[error(
+        "organisation-code check failed (GB 11714): position 17 is {found:?}, \
+         expected {expected:?}"
+    )]
     OrganisationCheck {
         /// The character found at position 17.
         found: char,

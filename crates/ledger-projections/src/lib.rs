@@ -396,7 +396,8 @@ impl Projector {
             None => self.store.begin_rebuild(PROJECTION, self.store.size().await?).await?,
         };
         let generation = building.generation;
-        info!(generation, snapshot = building.snapshot, resume_after = ?building.after_stream, "rebuild started");
+        let resume_after = building.after_stream.as_deref().unwrap_or("");
+        info!(generation, snapshot = building.snapshot, resume_after, "rebuild started");
         let catalogue = self.catalogue();
 
         // Three stages overlap: a reader task fetches whole streams in name order, this task
