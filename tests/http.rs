@@ -1039,7 +1039,9 @@ async fn principals_and_revocation(kind: Kind) {
 /// base64url of 32 bytes without padding.
 const URL_SAFE_LEN: usize = 43;
 
-async fn access_events(env: &Env, wanted: usize) -> Vec<Value> {
+/// The entries of the test day's access log, in order, once there are at least `wanted`; each
+/// event holding them is checked to be a batch written by the access log.
+async fn access_entries(env: &Env, wanted: usize) -> Vec<Value> {
     // The service clock of the tests reads 2025-06-02 08:00 UTC, the same day in China.
     let day = "2025-06-02";
     for _ in 0..100 {
@@ -1049,8 +1051,15 @@ async fn access_events(env: &Env, wanted: usize) -> Vec<Value> {
             .await;
         if reply.status == 200 {
             let events = reply.json()["events"].as_array().unwrap().clone();
-            if events.len() >= wanted {
-                return events;
+            let mut entries = Vec::new();
+            for event in &events {
+                assert_eq!(event["event_type"], "access_logged", "{event}");
+                assert_eq!(event["schema_version"], 2, "{event}");
+                assert_eq!(event["recorded_by"], "access-log", "{event}");
+                entries.extend(event["payload"]["entries"].as_array().unwrap().iter().cloned());
+            }
+            if entries.len() >= wanted {
+                return entries;
             }
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -1127,20 +1136,19 @@ async fn partner_queries_are_scoped_and_logged(kind: Kind) {
     assert!(detail.contains("codes[1]"), "{detail}");
 
     // Every answered query is in the access log, with the hash of the body sent.
-    let logged = access_events(&env, 5).await;
+    let logged = access_entries(&env, 5).await;
     assert_eq!(logged.len(), 5, "refused queries must not be logged");
-    let first = &logged[0]["payload"];
+    let first = &logged[0];
     assert_eq!(first["principal_id"], "tax");
     assert_eq!(first["query"], "restrictions");
     assert_eq!(first["department"], TAX);
     assert_eq!(first["entities"], json!([code(1).to_string()]));
     assert_eq!(first["as_of"], "2025-03-01");
     assert_eq!(first["answer_hash"], answer_hash.to_hex());
-    assert_eq!(logged[1]["payload"]["principal_id"], "court");
-    assert!(logged[1]["payload"].get("department").is_none());
-    assert_eq!(logged[4]["payload"]["query"], "bulk_check");
-    assert_eq!(logged[4]["payload"]["entities"].as_array().unwrap().len(), 2);
-    assert!(logged.iter().all(|e| e["recorded_by"] == "access-log"));
+    assert_eq!(logged[1]["principal_id"], "court");
+    assert!(logged[1].get("department").is_none());
+    assert_eq!(logged[4]["query"], "bulk_check");
+    assert_eq!(logged[4]["entities"].as_array().unwrap().len(), 2);
     env.stop().await;
 }
 
@@ -1195,9 +1203,9 @@ async fn change_feed_streams_and_resumes(kind: Kind) {
     assert_eq!(ids, ["4", "6"], "{text}");
     drop(body);
     // The SSE batch is logged too.
-    let logged = access_events(&env, 3).await;
-    assert_eq!(logged[2]["payload"]["query"], "changes_stream");
-    assert_eq!(logged[2]["payload"]["cursor"], 2);
+    let logged = access_entries(&env, 3).await;
+    assert_eq!(logged[2]["query"], "changes_stream");
+    assert_eq!(logged[2]["cursor"], 2);
 
     // Shutdown ends an open stream instead of waiting for it forever.
     let response = env

@@ -73,11 +73,192 @@ pub fn canonicalize(text: &[u8]) -> Result<Vec<u8>, CanonicalError> {
 }
 
 /// Checks that `bytes` already are canonical JSON, as stored payloads must be.
+///
+/// Every append checks every payload, so the common case is a single pass over the bytes that
+/// allocates nothing ([`Scanner`]). The scanner accepts only text that is canonical; whatever
+/// it does not accept is judged by parsing, re-serialising and comparing, which also words
+/// the error.
 pub fn check_canonical(bytes: &[u8]) -> Result<(), CanonicalError> {
+    if Scanner::accepts(bytes) {
+        return Ok(());
+    }
     if canonicalize(bytes)? == bytes {
         Ok(())
     } else {
         Err(CanonicalError::NotCanonical)
+    }
+}
+
+/// A one-pass recogniser of canonical text: no whitespace, members in strictly ascending key
+/// order, minimal escapes, integers in their shortest form within the safe range, nesting
+/// within [`NESTING_DEPTH_MAX`]. It is conservative: a few canonical forms it does not try to
+/// recognise (keys holding escapes) are left to the reference path, never the other way round.
+struct Scanner<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Scanner<'a> {
+    fn accepts(bytes: &'a [u8]) -> bool {
+        // Outside strings the grammar admits only ASCII, so one check covers every string.
+        if std::str::from_utf8(bytes).is_err() {
+            return false;
+        }
+        let mut scanner = Scanner { bytes, at: 0 };
+        scanner.value(0) && scanner.at == bytes.len()
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.at).copied()
+    }
+
+    fn value(&mut self, depth: usize) -> bool {
+        match self.peek() {
+            Some(b'{') => self.object(depth),
+            Some(b'[') => self.array(depth),
+            Some(b'"') => self.string().is_some(),
+            Some(b't') => self.literal(b"true"),
+            Some(b'f') => self.literal(b"false"),
+            Some(b'n') => self.literal(b"null"),
+            Some(b'-' | b'0'..=b'9') => self.number(),
+            _ => false,
+        }
+    }
+
+    fn literal(&mut self, word: &[u8]) -> bool {
+        let found = self.bytes[self.at..].starts_with(word);
+        self.at += word.len();
+        found
+    }
+
+    fn number(&mut self) -> bool {
+        let negative = self.peek() == Some(b'-');
+        if negative {
+            self.at += 1;
+        }
+        let start = self.at;
+        while matches!(self.peek(), Some(b'0'..=b'9')) {
+            self.at += 1;
+        }
+        let digits = &self.bytes[start..self.at];
+        // 2^53 - 1 has 16 digits. A fraction or exponent stops the digits and then fails the
+        // caller's check of what follows a value.
+        if digits.is_empty() || digits.len() > 16 {
+            return false;
+        }
+        // Leading zeros and "-0" are not canonical.
+        if digits[0] == b'0' && (digits.len() > 1 || negative) {
+            return false;
+        }
+        let value = digits.iter().fold(0u64, |v, d| v * 10 + u64::from(d - b'0'));
+        value <= SAFE_INTEGER_MAX.unsigned_abs()
+    }
+
+    /// Scans a string at its opening quote and returns the bytes between the quotes.
+    fn string(&mut self) -> Option<&'a [u8]> {
+        self.at += 1;
+        let start = self.at;
+        loop {
+            match *self.bytes.get(self.at)? {
+                b'"' => {
+                    let contents = &self.bytes[start..self.at];
+                    self.at += 1;
+                    return Some(contents);
+                }
+                b'\\' => {
+                    match *self.bytes.get(self.at + 1)? {
+                        b'"' | b'\\' | b'b' | b't' | b'n' | b'f' | b'r' => self.at += 2,
+                        b'u' => {
+                            // Only control characters without a short escape, as \u00xx in
+                            // lowercase hex.
+                            let hex = self.bytes.get(self.at + 2..self.at + 6)?;
+                            let high = match hex {
+                                [b'0', b'0', b'0', _] => 0,
+                                [b'0', b'0', b'1', _] => 16,
+                                _ => return None,
+                            };
+                            let low = match hex[3] {
+                                digit @ b'0'..=b'9' => digit - b'0',
+                                letter @ b'a'..=b'f' => letter - b'a' + 10,
+                                _ => return None,
+                            };
+                            if matches!(high + low, 0x08 | 0x09 | 0x0a | 0x0c | 0x0d) {
+                                return None;
+                            }
+                            self.at += 6;
+                        }
+                        _ => return None,
+                    }
+                }
+                0x00..=0x1f => return None,
+                _ => self.at += 1,
+            }
+        }
+    }
+
+    fn array(&mut self, depth: usize) -> bool {
+        if depth >= NESTING_DEPTH_MAX {
+            return false;
+        }
+        self.at += 1;
+        if self.peek() == Some(b']') {
+            self.at += 1;
+            return true;
+        }
+        loop {
+            if !self.value(depth + 1) {
+                return false;
+            }
+            match self.peek() {
+                Some(b',') => self.at += 1,
+                Some(b']') => {
+                    self.at += 1;
+                    return true;
+                }
+                _ => return false,
+            }
+        }
+    }
+
+    fn object(&mut self, depth: usize) -> bool {
+        if depth >= NESTING_DEPTH_MAX {
+            return false;
+        }
+        self.at += 1;
+        if self.peek() == Some(b'}') {
+            self.at += 1;
+            return true;
+        }
+        let mut previous: Option<&[u8]> = None;
+        loop {
+            if self.peek() != Some(b'"') {
+                return false;
+            }
+            let Some(key) = self.string() else {
+                return false;
+            };
+            // Keys sort by their decoded bytes; a key with an escape is left to the reference
+            // path. Strictly ascending also refuses duplicates, which parsing would merge.
+            if key.contains(&b'\\') || previous.is_some_and(|p| p >= key) {
+                return false;
+            }
+            previous = Some(key);
+            if self.peek() != Some(b':') {
+                return false;
+            }
+            self.at += 1;
+            if !self.value(depth + 1) {
+                return false;
+            }
+            match self.peek() {
+                Some(b',') => self.at += 1,
+                Some(b'}') => {
+                    self.at += 1;
+                    return true;
+                }
+                _ => return false,
+            }
+        }
     }
 }
 
@@ -110,7 +291,8 @@ fn write_value(
                 }
                 let len = path.len();
                 path.push('/');
-                path.push_str(&i.to_string());
+                // Writing to a String cannot fail.
+                let _ = std::fmt::Write::write_fmt(path, format_args!("{i}"));
                 write_value(item, out, path, depth + 1)?;
                 path.truncate(len);
             }
@@ -133,7 +315,11 @@ fn write_value(
                 out.push(b':');
                 let len = path.len();
                 path.push('/');
-                path.push_str(&key.replace('~', "~0").replace('/', "~1"));
+                if key.contains(['~', '/']) {
+                    path.push_str(&key.replace('~', "~0").replace('/', "~1"));
+                } else {
+                    path.push_str(key);
+                }
                 write_value(item, out, path, depth + 1)?;
                 path.truncate(len);
             }
@@ -211,5 +397,104 @@ mod tests {
         assert_eq!(check_canonical(br#"{"a":1}"#), Ok(()));
         assert_eq!(check_canonical(br#"{"a": 1}"#), Err(CanonicalError::NotCanonical));
         assert!(matches!(check_canonical(b"{"), Err(CanonicalError::Syntax(_))));
+    }
+
+    /// Texts the scanner must accept, refuse, or leave to the reference path.
+    #[test]
+    fn scanner_accepts_only_canonical_text() {
+        let nested = |n: usize| "[".repeat(n) + &"]".repeat(n);
+        let canonical = [
+            r#"{}"#,
+            r#"{"a":[true,false,null,0,-1,9007199254740991,-9007199254740991,""]}"#,
+            r#"{"a":"\u0001\u001f\b\t\n\f\r\"\\/é€😀","b":{"c":[[],{}]}}"#,
+            "\"\u{7f}\"",
+        ];
+        for text in canonical {
+            assert!(Scanner::accepts(text.as_bytes()), "{text}");
+            assert_eq!(canonicalize(text.as_bytes()).unwrap(), text.as_bytes(), "{text}");
+        }
+        assert!(Scanner::accepts(nested(32).as_bytes()));
+        let refused = [
+            "-0",
+            "01",
+            "1.0",
+            "1e3",
+            "+1",
+            "9007199254740992",
+            r#""\u0041""#,
+            r#""\u000a""#,
+            r#""\u001F""#,
+            r#""\/""#,
+            "\"\u{1}\"",
+            r#"{"b":1,"a":2}"#,
+            r#"{"a":1,"a":2}"#,
+            r#"{"a": 1}"#,
+            r#" {}"#,
+            r#"{}{}"#,
+            r#"[1,]"#,
+            r#"{"a":1,}"#,
+            r#"tru"#,
+            r#"{"a"}"#,
+            r#""abc"#,
+        ];
+        for text in refused {
+            assert!(!Scanner::accepts(text.as_bytes()), "{text}");
+            assert!(check_canonical(text.as_bytes()).is_err(), "{text}");
+        }
+        assert!(!Scanner::accepts(nested(33).as_bytes()));
+        assert!(!Scanner::accepts(b"\"\xff\""));
+        // Canonical, but with an escaped key: the reference path accepts it.
+        let escaped_key = br#"{"a\"b":1,"a\\":2}"#;
+        assert!(!Scanner::accepts(escaped_key));
+        assert_eq!(check_canonical(escaped_key), Ok(()));
+    }
+
+    fn json_value() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            (-SAFE_INTEGER_MAX..=SAFE_INTEGER_MAX).prop_map(Value::from),
+            "[a-c\"\\\\\u{0}-\u{1f}é😀/~]{0,6}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 32, 5, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+                proptest::collection::btree_map("[a-d~/]{0,3}", inner, 0..5)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        /// The scanner accepts every canonical form the writer produces (keys without escapes),
+        /// and whatever it accepts after a random edit, the reference path accepts too.
+        #[test]
+        fn scanner_agrees_with_the_reference(
+            value in json_value(),
+            edits in proptest::collection::vec(
+                (proptest::prelude::any::<usize>(), proptest::prelude::any::<u8>(), 0u8..3),
+                0..3,
+            ),
+        ) {
+            use proptest::prelude::*;
+            let bytes = to_canonical_vec(&value).unwrap();
+            prop_assert!(Scanner::accepts(&bytes), "{}", String::from_utf8_lossy(&bytes));
+            let mut edited = bytes.clone();
+            for (at, byte, kind) in edits {
+                let at = at % (edited.len() + 1);
+                match kind {
+                    0 if at < edited.len() => edited[at] = byte,
+                    1 => edited.insert(at, byte),
+                    _ if at < edited.len() => {
+                        edited.remove(at);
+                    }
+                    _ => {}
+                }
+            }
+            if Scanner::accepts(&edited) {
+                prop_assert_eq!(canonicalize(&edited).ok(), Some(edited.clone()));
+            }
+        }
     }
 }

@@ -210,12 +210,20 @@ impl ProposedEvent {
             effective_at: normalize_timestamp(effective_at)?,
             payload: canonical::to_canonical_vec(payload)?,
         };
-        event.validate()?;
+        // The payload was just written in canonical form; checking it again would be waste.
+        event.validate_fields()?;
         Ok(event)
     }
 
     /// Checks every field; a proposal built by hand must pass this before it is sealed.
     pub fn validate(&self) -> Result<(), EventError> {
+        self.validate_fields()?;
+        canonical::check_canonical(&self.payload)?;
+        Ok(())
+    }
+
+    /// Everything [`Self::validate`] checks except that the payload is canonical.
+    fn validate_fields(&self) -> Result<(), EventError> {
         validate_event_type(&self.event_type)?;
         if self.schema_version == 0 {
             return Err(EventError::SchemaVersion);
@@ -226,7 +234,6 @@ impl ProposedEvent {
         if self.payload.first() != Some(&b'{') {
             return Err(EventError::PayloadNotObject);
         }
-        canonical::check_canonical(&self.payload)?;
         normalize_timestamp(self.effective_at)?;
         Ok(())
     }

@@ -381,6 +381,34 @@ fn samples() -> Vec<(&'static str, u32, Value)> {
                 "answer_items": 0,
             }),
         ),
+        (
+            "access_logged",
+            2,
+            json!({
+                "entries": [
+                    {
+                        "principal_id": "tax-bureau",
+                        "token_id": "01900000-0000-7000-8000-000000000002",
+                        "queried_at": "2025-06-02T08:30:00.123456Z",
+                        "query": "restrictions",
+                        "department": "税务部门",
+                        "entities": [ENTITY_CODE],
+                        "as_of": "2025-06-01",
+                        "answer_hash": "cd".repeat(32),
+                        "answer_items": 1,
+                    },
+                    {
+                        "principal_id": "court",
+                        "token_id": "01900000-0000-7000-8000-000000000003",
+                        "queried_at": "2025-06-02T08:30:01Z",
+                        "query": "changes_stream",
+                        "cursor": 7,
+                        "answer_hash": "ef".repeat(32),
+                        "answer_items": 3,
+                    },
+                ],
+            }),
+        ),
     ]
 }
 
@@ -404,8 +432,8 @@ fn penalty_decided() -> Value {
     })
 }
 
-fn parse_error(event_type: &str, payload: &Value) -> PayloadError {
-    match DomainEvent::parse(event_type, 1, payload) {
+fn parse_error(event_type: &str, version: u32, payload: &Value) -> PayloadError {
+    match DomainEvent::parse(event_type, version, payload) {
         Ok(event) => panic!("{event_type} payload should be refused, parsed as {event:?}"),
         Err(error) => error,
     }
@@ -447,7 +475,7 @@ fn samples_validate_against_their_schemas() {
 fn unknown_fields_are_refused_by_parser_and_schema_alike() {
     for (event_type, version, mut payload) in samples() {
         payload["remarks"] = json!("x");
-        let error = parse_error(event_type, &payload);
+        let error = parse_error(event_type, version, &payload);
         assert!(
             matches!(&error, PayloadError::Invalid { field, .. } if field == "/remarks"),
             "{event_type}: {error}"
@@ -504,7 +532,7 @@ fn errors_name_the_offending_field() {
         ),
     ];
     for (payload, want_field, want_message) in cases {
-        match parse_error("penalty_decided", &payload) {
+        match parse_error("penalty_decided", 1, &payload) {
             PayloadError::Invalid { event_type, schema_version, field, message } => {
                 assert_eq!((event_type, schema_version), ("penalty_decided", 1));
                 assert_eq!(field, want_field, "{message}");
@@ -518,7 +546,7 @@ fn errors_name_the_offending_field() {
     // A missing member of the payload itself, after a last member that is an object.
     let mut payload = samples().into_iter().find(|s| s.0 == "entity_details_changed").unwrap().2;
     payload.as_object_mut().unwrap().remove("change_date");
-    let error = parse_error("entity_details_changed", &payload);
+    let error = parse_error("entity_details_changed", 1, &payload);
     assert!(matches!(&error, PayloadError::Invalid { field, .. } if field == "/"), "{error}");
 }
 
@@ -554,7 +582,7 @@ fn enums_with_data_name_the_offending_field() {
     for (member, value, want_field, want_message) in cases {
         let mut payload = measure();
         payload[member] = value;
-        match parse_error("measure_defined", &payload) {
+        match parse_error("measure_defined", 1, &payload) {
             PayloadError::Invalid { field, message, .. } => {
                 assert_eq!(field, want_field, "{message}");
                 assert!(message.contains(want_message), "{field}: {message}");
@@ -584,6 +612,6 @@ fn unknown_types_and_versions_list_what_is_accepted() {
 
 #[test]
 fn a_payload_must_be_an_object() {
-    let error = parse_error("website_removed", &json!(["https://x.cn"]));
+    let error = parse_error("website_removed", 1, &json!(["https://x.cn"]));
     assert!(matches!(&error, PayloadError::Invalid { field, .. } if field == "/"), "{error}");
 }

@@ -8,7 +8,8 @@
 //!
 //! Every query a partner department makes is recorded too ([`AccessLogged`]): who asked, when,
 //! about which entities, and a hash of the answer, so that a disputed answer can be shown to
-//! be the one given.
+//! be the one given. The service writes the entries in batches ([`AccessLogBatch`]), many to
+//! an event.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -102,6 +103,16 @@ pub enum AccessQuery {
     Changes,
     /// A batch of the change feed sent as server-sent events.
     ChangesStream,
+}
+
+/// Partner queries recorded together: the access log writes the entries that arrived within
+/// one flush as one event, so that recording a query costs a share of one append rather than
+/// an append of its own. Each entry reads exactly like an `access_logged` v1 payload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccessLogBatch {
+    /// The queries, in the order they were answered.
+    pub entries: Vec<AccessLogged>,
 }
 
 /// A partner department queried the ledger.

@@ -49,7 +49,8 @@ pub use entity::{
     WebsiteRemoved,
 };
 pub use identity::{
-    AccessLogged, AccessQuery, PrincipalRegistered, PrincipalRole, TokenIssued, TokenRevoked,
+    AccessLogBatch, AccessLogged, AccessQuery, PrincipalRegistered, PrincipalRole, TokenIssued,
+    TokenRevoked,
 };
 pub use lists::{
     AbnormalGround, AbnormalListEntered, AbnormalListRemoved, AbnormalRemovalReason, SeriousGround,
@@ -200,6 +201,7 @@ domain_events! {
     TokenIssuedV1(TokenIssued) = ("token_issued", 1),
     TokenRevokedV1(TokenRevoked) = ("token_revoked", 1),
     AccessLoggedV1(AccessLogged) = ("access_logged", 1),
+    AccessLoggedV2(AccessLogBatch) = ("access_logged", 2),
 }
 
 fn to_value<T: serde::Serialize>(payload: &T) -> Value {
