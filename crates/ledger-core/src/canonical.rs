@@ -89,6 +89,13 @@ pub fn check_canonical(bytes: &[u8]) -> Result<(), CanonicalError> {
     }
 }
 
+/// Whether `bytes` are canonical JSON by the one-pass scan alone: `true` only for canonical
+/// text, `false` for everything else and for the rare canonical text whose keys hold escapes.
+/// For a verdict on any text, use [`check_canonical`].
+pub fn is_plainly_canonical(bytes: &[u8]) -> bool {
+    Scanner::accepts(bytes)
+}
+
 /// A one-pass recogniser of canonical text: no whitespace, members in strictly ascending key
 /// order, minimal escapes, integers in their shortest form within the safe range, nesting
 /// within [`NESTING_DEPTH_MAX`]. It is conservative: a few canonical forms it does not try to

@@ -215,6 +215,26 @@ impl ProposedEvent {
         Ok(event)
     }
 
+    /// Builds a proposal from a payload already in canonical JSON (for example
+    /// [`crate::events::DomainEvent::to_canonical_payload`]), checking every field.
+    pub fn from_canonical(
+        event_id: Uuid,
+        event_type: impl Into<String>,
+        schema_version: u32,
+        effective_at: DateTime<Utc>,
+        payload: Vec<u8>,
+    ) -> Result<Self, EventError> {
+        let event = Self {
+            event_id,
+            event_type: event_type.into(),
+            schema_version,
+            effective_at: normalize_timestamp(effective_at)?,
+            payload,
+        };
+        event.validate()?;
+        Ok(event)
+    }
+
     /// Checks every field; a proposal built by hand must pass this before it is sealed.
     pub fn validate(&self) -> Result<(), EventError> {
         self.validate_fields()?;

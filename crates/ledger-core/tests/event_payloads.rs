@@ -458,7 +458,11 @@ fn samples_round_trip_through_parse_and_to_payload() {
         assert_eq!(event.event_type(), event_type);
         assert_eq!(event.schema_version(), version);
         assert_eq!(event.to_payload(), payload, "{event_type} did not round-trip");
-        canonical::to_canonical_vec(&payload).unwrap();
+        assert_eq!(
+            event.to_canonical_payload().unwrap(),
+            canonical::to_canonical_vec(&payload).unwrap(),
+            "{event_type}"
+        );
     }
 }
 

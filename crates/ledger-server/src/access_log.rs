@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use ledger_core::event::ProposedEvent;
-use ledger_core::events::{AccessLogBatch, AccessLogged, DomainEvent};
+use ledger_core::events::AccessLogged;
 use ledger_core::StreamName;
 use ledger_store::{AppendRequest, ExpectedVersion, Store, APPEND_EVENTS_MAX};
 use tokio::sync::{mpsc, oneshot};
@@ -114,18 +114,62 @@ pub const BATCH_PAYLOAD_BYTES_MAX: usize = 48 * 1024;
 /// Entries packed into one event, under the id it keeps until it is written.
 #[derive(Debug, Clone)]
 struct Batch {
-    id: Uuid,
     day: String,
-    /// The batch's event time: its latest query.
-    occurred_at: DateTime<Utc>,
-    entries: Vec<AccessLogged>,
+    event: ProposedEvent,
+    entries: usize,
 }
 
-impl Batch {
-    /// A batch of the entries; `None` for none.
-    fn new(day: String, entries: Vec<AccessLogged>) -> Option<Self> {
-        let occurred_at = entries.iter().map(|e| e.queried_at).max()?;
-        Some(Self { id: Uuid::now_v7(), day, occurred_at, entries })
+/// The payload of an `access_logged` v2 event being filled: canonical JSON of
+/// `{"entries":[...]}`, written entry by entry. Its one key and the entries' own canonical
+/// forms make the concatenation canonical, so nothing is serialised twice.
+struct Filling {
+    payload: Vec<u8>,
+    entries: usize,
+    latest: Option<DateTime<Utc>>,
+}
+
+impl Filling {
+    const OPEN: &'static [u8] = b"{\"entries\":[";
+    const CLOSE: &'static [u8] = b"]}";
+
+    fn new() -> Self {
+        Self { payload: Self::OPEN.to_vec(), entries: 0, latest: None }
+    }
+
+    fn fits(&self, entry: &[u8]) -> bool {
+        self.entries == 0
+            || (self.entries < BATCH_ENTRIES_MAX
+                && self.payload.len() + entry.len() + 1 + Self::CLOSE.len()
+                    <= BATCH_PAYLOAD_BYTES_MAX)
+    }
+
+    fn push(&mut self, entry: &[u8], queried_at: DateTime<Utc>) {
+        if self.entries > 0 {
+            self.payload.push(b',');
+        }
+        self.payload.extend_from_slice(entry);
+        self.entries += 1;
+        self.latest = self.latest.max(Some(queried_at));
+    }
+
+    /// The batch's event, dated by its latest query; `None` when empty.
+    fn finish(mut self, day: String) -> Option<Batch> {
+        let latest = self.latest?;
+        self.payload.extend_from_slice(Self::CLOSE);
+        let (event_type, version) = ("access_logged", 2);
+        match ProposedEvent::from_canonical(
+            Uuid::now_v7(),
+            event_type,
+            version,
+            latest,
+            self.payload,
+        ) {
+            Ok(event) => Some(Batch { day, event, entries: self.entries }),
+            Err(e) => {
+                error!(error = %e, entries = self.entries, "access log batch could not be built");
+                None
+            }
+        }
     }
 }
 
@@ -187,7 +231,7 @@ impl Writer {
                 tokio::time::sleep(FLUSH_RETRY_DELAY).await;
             }
         }
-        let lost: usize = self.packed.iter().map(|b| b.entries.len()).sum();
+        let lost: usize = self.packed.iter().map(|b| b.entries).sum();
         if lost > 0 {
             error!(entries = lost, "access log entries lost at shutdown");
         }
@@ -203,7 +247,7 @@ impl Writer {
         }
         for (day, batches) in by_day {
             for chunk in batches.chunks(APPEND_EVENTS_MAX) {
-                let entries: usize = chunk.iter().map(|b| b.entries.len()).sum();
+                let entries: usize = chunk.iter().map(|b| b.entries).sum();
                 if let Err(e) = self.append(&day, chunk).await {
                     warn!(error = %e, day = %day, entries, "access log flush failed");
                     self.packed.extend(chunk.iter().cloned());
@@ -218,29 +262,14 @@ impl Writer {
     async fn append(&self, day: &str, batches: &[Batch]) -> Result<(), ledger_store::StoreError> {
         let stream = StreamName::new(format!("access/{day}"))
             .map_err(|source| ledger_store::StoreError::InvalidEvent { index: 0, source })?;
-        let events = batches
-            .iter()
-            .enumerate()
-            .map(|(index, batch)| {
-                let event =
-                    DomainEvent::AccessLoggedV2(AccessLogBatch { entries: batch.entries.clone() });
-                ProposedEvent::new(
-                    batch.id,
-                    event.event_type(),
-                    event.schema_version(),
-                    batch.occurred_at,
-                    &event.to_payload(),
-                )
-                .map_err(|source| ledger_store::StoreError::InvalidEvent { index, source })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let events = batches.iter().map(|b| b.event.clone()).collect();
         let request = AppendRequest::new(stream, ExpectedVersion::Any, events, ACCESS_LOG_RECORDER);
         self.store.append(request).await.map(|_| ())
     }
 }
 
 /// Groups entries by day, keeping their order, and cuts each day's run into batches of at
-/// most [`BATCH_ENTRIES_MAX`] entries and about [`BATCH_PAYLOAD_BYTES_MAX`] bytes.
+/// most [`BATCH_ENTRIES_MAX`] entries and [`BATCH_PAYLOAD_BYTES_MAX`] bytes.
 fn pack(entries: Vec<AccessLogged>) -> Vec<Batch> {
     let mut by_day: BTreeMap<String, Vec<AccessLogged>> = BTreeMap::new();
     for entry in entries {
@@ -248,24 +277,32 @@ fn pack(entries: Vec<AccessLogged>) -> Vec<Batch> {
     }
     let mut batches = Vec::new();
     for (day, entries) in by_day {
-        let mut current: Vec<AccessLogged> = Vec::new();
-        let mut bytes = 0;
+        let mut filling = Filling::new();
         for entry in entries {
-            // The compact serialisation has the same length as the canonical one for these
-            // ASCII-keyed records, give or take escapes; the limit leaves room for either.
-            let size = serde_json::to_vec(&entry).map_or(BATCH_PAYLOAD_BYTES_MAX, |v| v.len() + 1);
-            if !current.is_empty()
-                && (current.len() >= BATCH_ENTRIES_MAX || bytes + size > BATCH_PAYLOAD_BYTES_MAX)
-            {
-                batches.extend(Batch::new(day.clone(), std::mem::take(&mut current)));
-                bytes = 0;
+            let bytes = match encode(&entry) {
+                Ok(bytes) => bytes,
+                Err(e) => {
+                    error!(error = %e, "access log entry could not be encoded; it is dropped");
+                    continue;
+                }
+            };
+            if !filling.fits(&bytes) {
+                batches.extend(std::mem::replace(&mut filling, Filling::new()).finish(day.clone()));
             }
-            bytes += size;
-            current.push(entry);
+            filling.push(&bytes, entry.queried_at);
         }
-        batches.extend(Batch::new(day, current));
+        batches.extend(filling.finish(day));
     }
     batches
+}
+
+/// An entry's canonical JSON: `AccessLogged` declares its fields in key order, so `serde_json`
+/// writes it canonically and the scan only confirms it.
+fn encode(entry: &AccessLogged) -> Result<Vec<u8>, ledger_core::canonical::CanonicalError> {
+    match serde_json::to_vec(entry) {
+        Ok(bytes) if ledger_core::canonical::is_plainly_canonical(&bytes) => Ok(bytes),
+        _ => ledger_core::canonical::to_canonical_vec_of(entry),
+    }
 }
 
 /// The China Standard Time date of an instant, as `yyyy-mm-dd`: partners and auditors think
@@ -277,7 +314,7 @@ pub fn day_of(at: DateTime<Utc>) -> String {
 #[cfg(test)]
 mod tests {
     use chrono::TimeZone;
-    use ledger_core::events::AccessQuery;
+    use ledger_core::events::{AccessLogBatch, AccessQuery, DomainEvent};
     use ledger_core::Hash32;
 
     use super::*;
@@ -298,17 +335,32 @@ mod tests {
         }
     }
 
+    /// The entries a batch's event holds, read back through the typed payload, after checking
+    /// that the bytes are exactly the canonical form of that payload.
+    fn entries_of(batch: &Batch) -> Vec<AccessLogged> {
+        let event = &batch.event;
+        assert_eq!((event.event_type.as_str(), event.schema_version), ("access_logged", 2));
+        let parsed = DomainEvent::parse("access_logged", 2, &event.payload_value()).unwrap();
+        assert_eq!(parsed.to_canonical_payload().unwrap(), event.payload);
+        let DomainEvent::AccessLoggedV2(AccessLogBatch { entries }) = parsed else {
+            panic!("not a batch: {parsed:?}");
+        };
+        assert_eq!(entries.len(), batch.entries);
+        entries
+    }
+
     #[test]
     fn batches_split_by_day_count_and_size_keeping_order() {
         // 15:59:59 and 16:00:00 UTC fall on two days in China Standard Time.
         let late = Utc.with_ymd_and_hms(2025, 6, 1, 15, 59, 59).unwrap();
         let next_day = Utc.with_ymd_and_hms(2025, 6, 1, 16, 0, 0).unwrap();
-        let mut entries: Vec<_> =
-            (0..2 * BATCH_ENTRIES_MAX + 10).map(|_| entry(late, "d")).collect();
+        let mut entries: Vec<_> = (0..2 * BATCH_ENTRIES_MAX + 10)
+            .map(|i| AccessLogged { answer_items: i as u64, ..entry(late, "d") })
+            .collect();
         entries.push(entry(next_day, "d"));
-        let batches = pack(entries);
+        let batches = pack(entries.clone());
         let sizes: Vec<(&str, usize)> =
-            batches.iter().map(|b| (b.day.as_str(), b.entries.len())).collect();
+            batches.iter().map(|b| (b.day.as_str(), b.entries)).collect();
         assert_eq!(
             sizes,
             [
@@ -318,20 +370,19 @@ mod tests {
                 ("2025-06-02", 1)
             ]
         );
-        assert_eq!(batches[3].occurred_at, next_day);
-        assert_ne!(batches[0].id, batches[1].id);
+        let read_back: Vec<AccessLogged> = batches.iter().flat_map(entries_of).collect();
+        assert_eq!(read_back, entries);
+        assert_eq!(batches[3].event.effective_at, next_day);
+        assert_ne!(batches[0].event.event_id, batches[1].event.event_id);
 
         // Entries of 10 KiB each: four fit under the byte limit, the fifth starts a new batch.
         let wide = "x".repeat(10 * 1024);
         let batches = pack((0..6).map(|_| entry(late, &wide)).collect());
-        let sizes: Vec<usize> = batches.iter().map(|b| b.entries.len()).collect();
+        let sizes: Vec<usize> = batches.iter().map(|b| b.entries).collect();
         assert_eq!(sizes, [4, 2]);
         for batch in &batches {
-            let payload =
-                DomainEvent::AccessLoggedV2(AccessLogBatch { entries: batch.entries.clone() })
-                    .to_payload();
-            let bytes = ledger_core::canonical::to_canonical_vec(&payload).unwrap().len();
-            assert!(bytes <= ledger_core::event::PAYLOAD_BYTES_MAX, "{bytes}");
+            assert_eq!(entries_of(batch).len(), batch.entries);
+            assert!(batch.event.payload.len() <= BATCH_PAYLOAD_BYTES_MAX);
         }
         assert!(pack(Vec::new()).is_empty());
     }

@@ -85,7 +85,9 @@ pub struct Metrics {
     append_batch_events: Histogram,
     append_commit_seconds: Histogram,
     access_log_entries: AtomicU64,
-    routes: Mutex<BTreeMap<(String, String), RouteStats>>,
+    /// Route template -> method -> figures; nested so that a request's lookup borrows its
+    /// route and method instead of allocating a key.
+    routes: Mutex<BTreeMap<String, BTreeMap<String, RouteStats>>>,
 }
 
 impl Default for Metrics {
@@ -129,11 +131,18 @@ impl Metrics {
 
     fn request(&self, route: &str, method: &str, status: u16, elapsed: Duration) {
         let mut routes = self.routes.lock().unwrap_or_else(|e| e.into_inner());
-        let key = (route.to_owned(), method.to_owned());
-        let stats = routes.entry(key).or_insert_with(|| RouteStats {
-            latency: Histogram::new(LATENCY_BOUNDS_SECONDS),
-            by_status: BTreeMap::new(),
-        });
+        if !routes.get(route).is_some_and(|methods| methods.contains_key(method)) {
+            routes.entry(route.to_owned()).or_default().insert(
+                method.to_owned(),
+                RouteStats {
+                    latency: Histogram::new(LATENCY_BOUNDS_SECONDS),
+                    by_status: BTreeMap::new(),
+                },
+            );
+        }
+        let Some(stats) = routes.get_mut(route).and_then(|methods| methods.get_mut(method)) else {
+            return;
+        };
         stats.latency.observe(elapsed.as_secs_f64());
         *stats.by_status.entry(status).or_insert(0) += 1;
     }
@@ -192,7 +201,8 @@ impl Metrics {
         let routes = self.routes.lock().unwrap_or_else(|e| e.into_inner());
         let help = "HTTP requests by route, method and status.";
         header(&mut out, "http_requests_total", "counter", help);
-        for ((route, method), stats) in routes.iter() {
+        let series = || routes.iter().flat_map(|(r, m)| m.iter().map(move |(m, s)| (r, m, s)));
+        for (route, method, stats) in series() {
             for (status, count) in &stats.by_status {
                 let labels = format!("route=\"{route}\",method=\"{method}\",status=\"{status}\"");
                 let _ = writeln!(out, "http_requests_total{{{labels}}} {count}");
@@ -200,7 +210,7 @@ impl Metrics {
         }
         let help = "HTTP request latency by route and method.";
         header(&mut out, "http_request_duration_seconds", "histogram", help);
-        for ((route, method), stats) in routes.iter() {
+        for (route, method, stats) in series() {
             let labels = format!("route=\"{route}\",method=\"{method}\"");
             stats.latency.render(&mut out, "http_request_duration_seconds", &labels);
         }
@@ -211,14 +221,12 @@ impl Metrics {
 /// Middleware: times every request and counts it under its route template (never the raw
 /// path, which would give one series per entity).
 pub async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let method = request.method().as_str().to_owned();
+    let route = request.extensions().get::<MatchedPath>().cloned();
+    let method = request.method().clone();
     let started = Instant::now();
     let response = next.run(request).await;
-    state.metrics().request(&route, &method, response.status().as_u16(), started.elapsed());
+    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+    state.metrics().request(route, method.as_str(), response.status().as_u16(), started.elapsed());
     response
 }
 

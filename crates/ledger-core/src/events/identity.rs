@@ -116,34 +116,37 @@ pub struct AccessLogBatch {
 }
 
 /// A partner department queried the ledger.
+///
+/// The fields are declared in the byte order of their names, so that `serde_json` writes an
+/// entry in canonical form directly (see [`crate::events::DomainEvent::to_canonical_payload`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AccessLogged {
-    /// The principal that asked.
-    pub principal_id: String,
-    /// The token it used.
-    pub token_id: Uuid,
-    /// When the question was answered.
-    pub queried_at: DateTime<Utc>,
-    /// What kind of question.
-    pub query: AccessQuery,
+    /// BLAKE3 of the answer's body as sent.
+    pub answer_hash: Hash32,
+    /// How many items (restrictions, entities or changes) the answer held.
+    pub answer_items: u64,
+    /// The date the question was about, when one was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub as_of: Option<NaiveDate>,
+    /// For the change feed: the cursor the page started from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<u64>,
     /// The department whose measures were asked about, or none for every department.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub department: Option<String>,
     /// The entities asked about (empty for the change feed).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub entities: Vec<CreditCode>,
-    /// The date the question was about, when one was given.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub as_of: Option<NaiveDate>,
     /// The knowledge time the question was about, when one was given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub known_at: Option<DateTime<Utc>>,
-    /// For the change feed: the cursor the page started from.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cursor: Option<u64>,
-    /// BLAKE3 of the answer's body as sent.
-    pub answer_hash: Hash32,
-    /// How many items (restrictions, entities or changes) the answer held.
-    pub answer_items: u64,
+    /// The principal that asked.
+    pub principal_id: String,
+    /// When the question was answered.
+    pub queried_at: DateTime<Utc>,
+    /// What kind of question.
+    pub query: AccessQuery,
+    /// The token it used.
+    pub token_id: Uuid,
 }

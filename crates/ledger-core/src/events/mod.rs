@@ -147,6 +147,28 @@ macro_rules! domain_events {
                 }
             }
 
+            /// The payload in canonical JSON, ready to be proposed with
+            /// [`crate::event::ProposedEvent::from_canonical`].
+            ///
+            /// `serde_json` writes a struct's fields in declaration order, so a payload type
+            /// declared in key order comes out canonical at once and only needs the scan of
+            /// [`crate::canonical::is_plainly_canonical`]; any other goes through
+            /// [`serde_json::Value`], which sorts.
+            ///
+            /// Fails like [`crate::canonical::to_canonical_vec`], for an integer outside the
+            /// safe range.
+            pub fn to_canonical_payload(
+                &self,
+            ) -> Result<Vec<u8>, crate::canonical::CanonicalError> {
+                let direct = match self {
+                    $(Self::$variant(payload) => serde_json::to_vec(payload),)*
+                };
+                match direct {
+                    Ok(bytes) if crate::canonical::is_plainly_canonical(&bytes) => Ok(bytes),
+                    _ => crate::canonical::to_canonical_vec(&self.to_payload()),
+                }
+            }
+
             /// Reads a payload recorded under `event_type` and `schema_version`.
             pub fn parse(
                 event_type: &str,
