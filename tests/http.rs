@@ -17,7 +17,7 @@ use hyper_util::rt::TokioIo;
 use ledger_core::bundle::{verify_bundle, EventBundle};
 use ledger_core::checkpoint::NoteVerifier;
 use ledger_core::merkle;
-use ledger_core::{CreditCode, Hash32};
+use ledger_core::{CreditCode, Hash32, StreamName};
 use ledger_server::status::{
     Change, ChangeKind, ChangePage, DepartmentScope, EntityStatus, LegalBasisView, Restriction,
     StatusError, StatusFuture, StatusQuery, StatusSource,
@@ -37,6 +37,7 @@ backend_tests!(
     authorization_matrix,
     principals_and_revocation,
     partner_queries_are_scoped_and_logged,
+    a_full_access_log_refuses_queries,
     change_feed_streams_and_resumes,
     rate_limit_answers_429,
     concurrent_writers,
@@ -1150,6 +1151,36 @@ async fn partner_queries_are_scoped_and_logged(kind: Kind) {
     assert_eq!(logged[4]["query"], "bulk_check");
     assert_eq!(logged[4]["entities"].as_array().unwrap().len(), 2);
     env.stop().await;
+}
+
+/// A query that cannot be queued for the access log is refused, not answered unlogged, and
+/// what was queued is written at shutdown.
+async fn a_full_access_log_refuses_queries(kind: Kind) {
+    let config = ServerConfig {
+        access_log_queue_entries_max: 2,
+        access_log_flush_entries: 1_000,
+        access_log_flush_interval: Duration::from_secs(3_600),
+        ..test_config()
+    };
+    let mut env = start(kind, config).await;
+    let partner = env.token("partner");
+    let path = |n| format!("/v1/entities/{}/restrictions?as_of=2025-03-01", code(n));
+    let reply = env.client.get(&path(1), partner).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    // "No such entity" is an answer too, and takes a place in the queue.
+    env.client.get(&path(2), partner).await.problem(404, "not-found");
+    let detail = env.client.get(&path(1), partner).await.problem(503, "unavailable");
+    assert!(detail.contains("access log"), "{detail}");
+    env.stop().await;
+
+    let stream = StreamName::new("access/2025-06-02").unwrap();
+    let events = env.store.read_stream(&stream, 0, 100).await.unwrap();
+    let entries: Vec<Value> = events
+        .iter()
+        .flat_map(|e| e.payload_value()["entries"].as_array().cloned().unwrap_or_default())
+        .collect();
+    let codes: Vec<&str> = entries.iter().map(|e| e["entities"][0].as_str().unwrap()).collect();
+    assert_eq!(codes, [code(1).to_string(), code(2).to_string()]);
 }
 
 async fn change_feed_streams_and_resumes(kind: Kind) {

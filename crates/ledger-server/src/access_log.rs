@@ -23,6 +23,7 @@
 //! event holding it and the event's inclusion proof.
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -30,7 +31,7 @@ use ledger_core::event::ProposedEvent;
 use ledger_core::events::AccessLogged;
 use ledger_core::StreamName;
 use ledger_store::{AppendRequest, ExpectedVersion, Store, APPEND_EVENTS_MAX};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Notify};
 use tracing::{debug, error, warn};
 use uuid::Uuid;
 
@@ -43,61 +44,87 @@ pub const ACCESS_LOG_RECORDER: &str = "access-log";
 /// How long a failed flush waits before it is tried again.
 const FLUSH_RETRY_DELAY: Duration = Duration::from_millis(500);
 
-enum Message {
-    Entry(Box<AccessLogged>),
-    Stop(oneshot::Sender<()>),
+/// What handlers and the writer share: the entries not yet taken by the writer. A mutex-held
+/// buffer rather than a channel, so that recording an entry wakes no task; the writer is woken
+/// once per [`Shared::flush_entries`] entries, or by its interval.
+#[derive(Debug)]
+struct Shared {
+    buffer: Mutex<Vec<AccessLogged>>,
+    queue_max: usize,
+    flush_entries: usize,
+    full: Notify,
 }
 
 /// The handle handlers record entries through.
 #[derive(Debug, Clone)]
 pub struct AccessLog {
-    tx: mpsc::Sender<Message>,
-}
-
-impl std::fmt::Debug for Message {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("access log message")
-    }
+    shared: Arc<Shared>,
+    /// Dropped with the last handle, which also ends the writer (after a last flush).
+    stop: mpsc::Sender<oneshot::Sender<()>>,
 }
 
 impl AccessLog {
     /// Starts the writer task.
     pub fn start(
         store: Store,
-        metrics: std::sync::Arc<Metrics>,
+        metrics: Arc<Metrics>,
         queue_max: usize,
         flush_entries: usize,
         flush_interval: Duration,
     ) -> Self {
-        let (tx, rx) = mpsc::channel(queue_max.max(1));
+        let flush_entries = flush_entries.clamp(1, APPEND_EVENTS_MAX);
+        let shared = Arc::new(Shared {
+            buffer: Mutex::new(Vec::with_capacity(flush_entries)),
+            queue_max: queue_max.max(1),
+            flush_entries,
+            full: Notify::new(),
+        });
+        let (stop, stop_rx) = mpsc::channel(1);
         let writer = Writer {
             store,
             metrics,
-            flush_entries: flush_entries.clamp(1, APPEND_EVENTS_MAX),
+            shared: shared.clone(),
             flush_interval,
             buffer: Vec::new(),
             packed: Vec::new(),
         };
-        tokio::spawn(writer.run(rx));
-        Self { tx }
+        tokio::spawn(writer.run(stop_rx));
+        Self { shared, stop }
     }
 
-    /// Queues an entry, or refuses the query when the queue is full or closed.
+    /// Queues an entry, or refuses the query when the queue is full or the log has stopped.
     pub fn record(&self, entry: AccessLogged) -> Result<(), ApiError> {
-        self.tx.try_send(Message::Entry(Box::new(entry))).map_err(|e| {
-            warn!(full = matches!(e, mpsc::error::TrySendError::Full(_)), "access log refused");
-            ApiError::Unavailable(
-                "the access log cannot take the record of this query now, so it is not \
-                 answered; retry shortly"
-                    .to_owned(),
-            )
-        })
+        let queued = {
+            let mut buffer = self.shared.buffer.lock().unwrap_or_else(|e| e.into_inner());
+            if buffer.len() >= self.shared.queue_max || self.stop.is_closed() {
+                None
+            } else {
+                buffer.push(entry);
+                Some(buffer.len())
+            }
+        };
+        match queued {
+            Some(len) => {
+                if len == self.shared.flush_entries {
+                    self.shared.full.notify_one();
+                }
+                Ok(())
+            }
+            None => {
+                warn!(closed = self.stop.is_closed(), "access log refused");
+                Err(ApiError::Unavailable(
+                    "the access log cannot take the record of this query now, so it is not \
+                     answered; retry shortly"
+                        .to_owned(),
+                ))
+            }
+        }
     }
 
     /// Writes every queued entry and stops the task.
     pub async fn stop(&self) {
         let (done, wait) = oneshot::channel();
-        if self.tx.send(Message::Stop(done)).await.is_ok() {
+        if self.stop.send(done).await.is_ok() {
             let _ = wait.await;
         }
     }
@@ -175,61 +202,51 @@ impl Filling {
 
 struct Writer {
     store: Store,
-    metrics: std::sync::Arc<Metrics>,
-    flush_entries: usize,
+    metrics: Arc<Metrics>,
+    shared: Arc<Shared>,
     flush_interval: Duration,
-    /// Entries not yet packed.
+    /// Entries taken from the shared buffer, not yet packed.
     buffer: Vec<AccessLogged>,
     /// Batches packed but not yet written (a failed append leaves its batches here).
     packed: Vec<Batch>,
 }
 
 impl Writer {
-    async fn run(mut self, mut rx: mpsc::Receiver<Message>) {
+    async fn run(mut self, mut stop: mpsc::Receiver<oneshot::Sender<()>>) {
         let mut tick = tokio::time::interval(self.flush_interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
-                message = rx.recv() => match message {
-                    Some(Message::Entry(entry)) => {
-                        self.buffer.push(*entry);
-                        if self.buffer.len() >= self.flush_entries {
-                            self.flush().await;
-                        }
-                    }
-                    Some(Message::Stop(done)) => {
-                        rx.close();
-                        while let Ok(Message::Entry(entry)) = rx.try_recv() {
-                            self.buffer.push(*entry);
-                        }
-                        self.flush_all().await;
+                () = self.shared.full.notified() => self.flush().await,
+                _ = tick.tick() => self.flush().await,
+                done = stop.recv() => {
+                    // Refuse new entries first, so that nothing is queued after the last flush.
+                    stop.close();
+                    self.flush_all().await;
+                    if let Some(done) = done {
                         let _ = done.send(());
-                        return;
                     }
-                    None => {
-                        self.flush_all().await;
-                        return;
-                    }
-                },
-                _ = tick.tick() => {
-                    if !self.buffer.is_empty() || !self.packed.is_empty() {
-                        self.flush().await;
-                    }
+                    return;
                 }
             }
         }
     }
 
+    /// Moves what handlers queued into this task's buffer.
+    fn take(&mut self) {
+        let mut shared = self.shared.buffer.lock().unwrap_or_else(|e| e.into_inner());
+        let fresh = Vec::with_capacity(self.shared.flush_entries.min(shared.len().max(1)));
+        self.buffer.append(&mut std::mem::replace(&mut *shared, fresh));
+    }
+
     /// Writes the buffer, retrying until it succeeds; used on shutdown.
     async fn flush_all(&mut self) {
         for _ in 0..20 {
-            if self.buffer.is_empty() && self.packed.is_empty() {
+            self.flush().await;
+            if self.packed.is_empty() {
                 return;
             }
-            self.flush().await;
-            if !self.packed.is_empty() {
-                tokio::time::sleep(FLUSH_RETRY_DELAY).await;
-            }
+            tokio::time::sleep(FLUSH_RETRY_DELAY).await;
         }
         let lost: usize = self.packed.iter().map(|b| b.entries).sum();
         if lost > 0 {
@@ -240,6 +257,10 @@ impl Writer {
     /// Packs the buffer into batches and appends every packed batch, one request per day
     /// stream; what fails stays packed, under the same ids, for the next try.
     async fn flush(&mut self) {
+        self.take();
+        if self.buffer.is_empty() && self.packed.is_empty() {
+            return;
+        }
         self.packed.extend(pack(std::mem::take(&mut self.buffer)));
         let mut by_day: BTreeMap<String, Vec<Batch>> = BTreeMap::new();
         for batch in self.packed.drain(..) {
