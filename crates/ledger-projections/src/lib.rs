@@ -144,7 +144,7 @@ pub struct Projector {
     store: Store,
     /// The catalogue in use and the position of the last catalogue event it includes.
     catalogue: Arc<RwLock<(Arc<Catalogue>, Option<u64>)>>,
-    /// Parsed timelines by (generation, stream), with the position they are current at. A
+    /// Parsed timelines by stream (and generation), with the position they are current at. A
     /// lookup reads only the stored position and parses the stored timeline only when it
     /// moved, which is what keeps a status lookup well under a millisecond.
     timelines: Arc<std::sync::Mutex<TimelineCache>>,
@@ -152,8 +152,9 @@ pub struct Projector {
     generation: Arc<std::sync::Mutex<Option<(i64, Instant)>>>,
 }
 
-/// Parsed timelines by (generation, stream), with when they were last known current.
-type TimelineCache = std::collections::HashMap<(i64, String), (Instant, EntityView)>;
+/// Parsed timelines by stream, with the generation they belong to and when they were last
+/// known current. Keyed by the stream alone so that a lookup borrows its key.
+type TimelineCache = std::collections::HashMap<String, (i64, Instant, EntityView)>;
 
 /// What the projection knows of one entity.
 #[derive(Debug, Clone)]
@@ -227,8 +228,11 @@ impl Projector {
     pub async fn entity(&self, code: &CreditCode) -> Result<Option<EntityView>, ProjectionError> {
         let stream = StreamName::entity(code);
         let generation = self.active_generation().await?;
-        let key = (generation, stream.to_string());
-        let cached = self.timelines.lock().ok().and_then(|c| c.get(&key).cloned());
+        let cached = self.timelines.lock().ok().and_then(|c| {
+            c.get(stream.as_str())
+                .filter(|(g, ..)| *g == generation)
+                .map(|(_, checked, view)| (*checked, view.clone()))
+        });
         // An entry this process wrote or checked moments ago needs no query: within
         // TIMELINE_TRUST only another process's projector could have changed it, and one
         // projector per database is the rule (see docs/projections.md).
@@ -241,7 +245,7 @@ impl Projector {
         {
             if let Some((_, view)) = cached.filter(|(_, v)| v.position == position) {
                 if let Ok(mut cache) = self.timelines.lock() {
-                    cache.insert(key, (Instant::now(), view.clone()));
+                    cache.insert(stream.to_string(), (generation, Instant::now(), view.clone()));
                 }
                 return Ok(Some(view));
             }
@@ -258,7 +262,7 @@ impl Projector {
                     if cache.len() >= TIMELINE_CACHE_ENTITIES_MAX {
                         cache.clear();
                     }
-                    cache.insert(key, (Instant::now(), view.clone()));
+                    cache.insert(stream.to_string(), (generation, Instant::now(), view.clone()));
                 }
                 return Ok(Some(view));
             }
@@ -360,7 +364,7 @@ impl Projector {
                     if cache.len() >= TIMELINE_CACHE_ENTITIES_MAX {
                         cache.clear();
                     }
-                    cache.insert((generation, stream), (Instant::now(), view));
+                    cache.insert(stream, (generation, Instant::now(), view));
                 }
             }
             applied += page.len() as u64;
