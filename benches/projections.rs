@@ -112,14 +112,19 @@ fn main() {
         let (scanned, scan_elapsed) = support::raw_scan(Kind::Sqlite, &db).await;
         let rebuild_rate = per_sec(report.events, report.elapsed);
         let scan_rate = per_sec(scanned, scan_elapsed);
+        let (direct_scanned, direct_elapsed) = support::direct_scan(&db);
+        let direct_rate = per_sec(direct_scanned, direct_elapsed);
         println!(
-            "rebuild            {:>10.0} events/s   raw scan {:>10.0} rows/s   ratio {:.2}   \
-             ({} entities in {:.1} s)",
+            "rebuild            {:>10.0} events/s   sqlx scan {:>9.0} rows/s   ratio {:.2}   \
+             ({} entities in {:.1} s)\n{:>49} {:>9.0} rows/s   ratio {:.2}",
             rebuild_rate,
             scan_rate,
             rebuild_rate / scan_rate,
             report.entities,
-            report.elapsed.as_secs_f64()
+            report.elapsed.as_secs_f64(),
+            "direct scan",
+            direct_rate,
+            rebuild_rate / direct_rate
         );
 
         // Status of an entity with 100 events at a past date, from the projection, against a

@@ -6,6 +6,9 @@
 //! store completes a `_prefix` statement with generated value tuples.
 
 use std::collections::HashMap;
+use std::path::Path;
+use std::str::FromStr as _;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -16,6 +19,7 @@ use sqlx::{AnyPool, Arguments as _, Executor as _};
 use uuid::Uuid;
 
 use crate::error::StoreError;
+use crate::sqlite_direct::DirectReader;
 
 /// Which database a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -167,8 +171,8 @@ pub enum Bind<'a> {
 /// so they go through here. The statement text and the decoding code are the same for both.
 #[derive(Debug, Clone)]
 pub enum NativePool {
-    /// SQLite.
-    Sqlite(sqlx::SqlitePool),
+    /// SQLite, with direct connections for bulk reads when the database is a file.
+    Sqlite(sqlx::SqlitePool, Option<Arc<DirectReader>>),
     /// PostgreSQL.
     Postgres(sqlx::PgPool),
 }
@@ -201,7 +205,13 @@ impl NativePool {
             };
         }
         Ok(match backend {
-            Backend::Sqlite => Self::Sqlite(pool!(sqlx::sqlite::SqlitePoolOptions)),
+            Backend::Sqlite => {
+                let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)?;
+                let path = options.get_filename();
+                let file = path != Path::new(":memory:") && !url.contains("mode=memory");
+                let direct = file.then(|| Arc::new(DirectReader::new(path)));
+                Self::Sqlite(pool!(sqlx::sqlite::SqlitePoolOptions), direct)
+            }
             Backend::Postgres => Self::Postgres(pool!(sqlx::postgres::PgPoolOptions)),
         })
     }
@@ -227,9 +237,31 @@ impl NativePool {
             }};
         }
         match self {
-            Self::Sqlite(pool) => run!(pool),
+            Self::Sqlite(pool, _) => run!(pool),
             Self::Postgres(pool) => run!(pool),
         }
+    }
+
+    /// [`Self::events`] for reads of many rows: on a SQLite file, through a direct cursor on a
+    /// blocking thread (see [`crate::sqlite_direct`]).
+    pub async fn bulk_events(
+        &self,
+        sql: &str,
+        texts: &[&str],
+        ints: &[i64],
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let Self::Sqlite(_, Some(direct)) = self else {
+            return self.events(sql, texts, ints).await;
+        };
+        let (direct, sql) = (direct.clone(), sql.to_owned());
+        let texts: Vec<String> = texts.iter().map(|t| (*t).to_owned()).collect();
+        let ints = ints.to_vec();
+        tokio::task::spawn_blocking(move || {
+            let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+            direct.events(&sql, &texts, &ints)
+        })
+        .await
+        .map_err(|e| StoreError::Direct(format!("the read task failed: {e}")))?
     }
 
     /// Streams the rows of an event query with one `i64` argument in batches of `batch`
@@ -245,6 +277,17 @@ impl NativePool {
         batches: &tokio::sync::mpsc::Sender<Result<Vec<RecordedEvent>, StoreError>>,
     ) {
         use futures_util::TryStreamExt as _;
+        if let Self::Sqlite(_, Some(direct)) = self {
+            let (direct, sql, sender) = (direct.clone(), sql.to_owned(), batches.clone());
+            let read = tokio::task::spawn_blocking(move || {
+                direct.stream_events(&sql, from, batch, &sender);
+            });
+            if let Err(e) = read.await {
+                let error = StoreError::Direct(format!("the read task failed: {e}"));
+                let _ = batches.send(Err(error)).await;
+            }
+            return;
+        }
         macro_rules! run {
             ($pool:expr) => {{
                 let mut rows = sqlx::query(sql).bind(from).fetch($pool);
@@ -278,7 +321,7 @@ impl NativePool {
             }};
         }
         match self {
-            Self::Sqlite(pool) => run!(pool),
+            Self::Sqlite(pool, _) => run!(pool),
             Self::Postgres(pool) => run!(pool),
         }
     }
@@ -304,7 +347,7 @@ impl NativePool {
             }};
         }
         match self {
-            Self::Sqlite(pool) => run!(pool),
+            Self::Sqlite(pool, _) => run!(pool),
             Self::Postgres(pool) => run!(pool),
         }
     }
@@ -312,17 +355,17 @@ impl NativePool {
     /// Closes the pool.
     pub async fn close(&self) {
         match self {
-            Self::Sqlite(pool) => pool.close().await,
+            Self::Sqlite(pool, _) => pool.close().await,
             Self::Postgres(pool) => pool.close().await,
         }
     }
 }
 
 /// How long a connection waits for a lock held by another connection.
-const BUSY_TIMEOUT_MS: u64 = 10_000;
+pub(crate) const BUSY_TIMEOUT_MS: u64 = 10_000;
 
 /// SQLite page cache per connection, in KiB.
-const SQLITE_CACHE_KIB: u64 = 64 * 1024;
+pub(crate) const SQLITE_CACHE_KIB: u64 = 64 * 1024;
 
 impl Db {
     /// Connects, applies per-connection settings and returns the pool.
@@ -522,27 +565,60 @@ where
     for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     for<'r> Vec<u8>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
 {
-    let stream: String = row.try_get(1)?;
-    let stream = StreamName::new(stream.clone())
-        .map_err(|_| StoreError::Corrupt(format!("stored stream name {stream:?} is invalid")))?;
     let event_id: Vec<u8> = row.try_get(3)?;
-    let event_id = Uuid::from_slice(&event_id)
-        .map_err(|_| StoreError::Corrupt("stored event id is not 16 bytes".into()))?;
-    let schema_version: i64 = row.try_get(5)?;
-    Ok(RecordedEvent {
-        position: to_u64(row.try_get(0)?, "position")?,
-        stream,
-        stream_version: to_u64(row.try_get(2)?, "stream version")?,
-        event_id,
+    event_from_columns(EventColumns {
+        position: row.try_get(0)?,
+        stream: row.try_get(1)?,
+        stream_version: row.try_get(2)?,
+        event_id: &event_id,
         event_type: row.try_get(4)?,
-        schema_version: u32::try_from(schema_version)
-            .map_err(|_| StoreError::Corrupt(format!("schema version {schema_version}")))?,
-        effective_at: from_micros(row.try_get(6)?)?,
-        recorded_at: from_micros(row.try_get(7)?)?,
+        schema_version: row.try_get(5)?,
+        effective_at: row.try_get(6)?,
+        recorded_at: row.try_get(7)?,
         recorded_by: row.try_get(8)?,
         payload: row.try_get(9)?,
         prev_hash: hash_column(row, 10)?,
         hash: hash_column(row, 11)?,
+    })
+}
+
+/// The columns of an event row as any driver decodes them, before their shapes are checked.
+#[derive(Debug)]
+pub struct EventColumns<'a> {
+    pub position: i64,
+    pub stream: String,
+    pub stream_version: i64,
+    pub event_id: &'a [u8],
+    pub event_type: String,
+    pub schema_version: i64,
+    pub effective_at: i64,
+    pub recorded_at: i64,
+    pub recorded_by: String,
+    pub payload: Vec<u8>,
+    pub prev_hash: Hash32,
+    pub hash: Hash32,
+}
+
+/// Checks the shapes of an event row's columns and builds the event.
+pub fn event_from_columns(c: EventColumns<'_>) -> Result<RecordedEvent, StoreError> {
+    let stream = StreamName::new(c.stream)
+        .map_err(|e| StoreError::Corrupt(format!("a stored stream name is invalid: {e}")))?;
+    let event_id = Uuid::from_slice(c.event_id)
+        .map_err(|_| StoreError::Corrupt("stored event id is not 16 bytes".into()))?;
+    Ok(RecordedEvent {
+        position: to_u64(c.position, "position")?,
+        stream,
+        stream_version: to_u64(c.stream_version, "stream version")?,
+        event_id,
+        event_type: c.event_type,
+        schema_version: u32::try_from(c.schema_version)
+            .map_err(|_| StoreError::Corrupt(format!("schema version {}", c.schema_version)))?,
+        effective_at: from_micros(c.effective_at)?,
+        recorded_at: from_micros(c.recorded_at)?,
+        recorded_by: c.recorded_by,
+        payload: c.payload,
+        prev_hash: c.prev_hash,
+        hash: c.hash,
     })
 }
 

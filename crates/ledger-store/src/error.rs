@@ -64,6 +64,9 @@ pub enum StoreError {
     /// The database failed.
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
+    /// A failure of a direct SQLite read (see `sqlite_direct`).
+    #[error("database: {0}")]
+    Direct(String),
     /// Running the migrations failed.
     #[error("migration: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),

@@ -9,6 +9,7 @@ pub mod db;
 pub mod error;
 pub mod keys;
 pub mod projections;
+pub mod sqlite_direct;
 pub mod tiles;
 pub mod verify;
 pub mod writer;

@@ -372,7 +372,7 @@ impl Store {
     ) -> Result<Vec<ledger_core::RecordedEvent>, StoreError> {
         let sql = self.inner.db.queries.get("streams_ordered");
         let limit = db::to_i64(limit.min(crate::READ_PAGE_EVENTS_MAX) as u64);
-        self.inner.native.events(sql, &[after, before], &[db::to_i64(below), limit]).await
+        self.inner.native.bulk_events(sql, &[after, before], &[db::to_i64(below), limit]).await
     }
 
     /// Writes the rows of `entities` into `generation` and moves the projection's checkpoint,

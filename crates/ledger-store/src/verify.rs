@@ -202,7 +202,14 @@ impl Checker {
                 ProblemKind::ChainBroken { expected: hash, found: event.prev_hash },
             );
         }
-        self.heads.insert(event.stream.clone(), (event.stream_version, event.hash, position));
+        let head = (event.stream_version, event.hash, position);
+        // Most events extend a stream already seen; update in place rather than clone its name.
+        match self.heads.get_mut(&event.stream) {
+            Some(slot) => *slot = head,
+            None => {
+                self.heads.insert(event.stream.clone(), head);
+            }
+        }
         // The tree commits to the stored hash: that is what proofs were given out for.
         let edge = &mut self.edge;
         self.frontier.append(merkle::leaf_hash(&event.hash), |id, h| edge.push(id, h));
@@ -247,30 +254,44 @@ impl Store {
         self.load_checkpoints(&mut checker).await?;
         checker.check_checkpoints();
 
-        // A reader task streams the whole log through one cursor (rows past the committed
-        // size included, so stray rows are found), decoding while this task hashes the
-        // previous batch on the blocking pool; batches arrive in position order.
+        // Three stages overlap: a reader task streams the whole log through one cursor (rows
+        // past the committed size included, so stray rows are found); a hashing task hashes
+        // each batch on every core; this task checks chains, versions, the tree and the
+        // checkpoints in position order, which is inherently sequential.
         let (tx, mut batches) = mpsc::channel::<Result<Vec<RecordedEvent>, StoreError>>(4);
         let reader = self.clone();
         let read_task = tokio::spawn(async move {
             let sql = reader.inner.db.queries.get("stream_log");
             reader.inner.native.stream_events(sql, 0, VERIFY_PAGE_EVENTS, &tx).await;
         });
+        let (hashed_tx, mut hashed) = mpsc::channel::<Result<Hashed, StoreError>>(2);
+        let hash_task = tokio::spawn(async move {
+            while let Some(events) = batches.recv().await {
+                let item = match events {
+                    Ok(events) => tokio::task::spawn_blocking(move || {
+                        let hashes = hash_in_parallel(&events);
+                        (events, hashes)
+                    })
+                    .await
+                    .map_err(|e| StoreError::Corrupt(format!("hashing task failed: {e}"))),
+                    Err(e) => Err(e),
+                };
+                let failed = item.is_err();
+                if hashed_tx.send(item).await.is_err() || failed {
+                    return;
+                }
+            }
+        });
 
-        while let Some(events) = batches.recv().await {
-            let events = events?;
-            let (events, hashes) = tokio::task::spawn_blocking(move || {
-                let hashes = hash_in_parallel(&events);
-                (events, hashes)
-            })
-            .await
-            .map_err(|e| StoreError::Corrupt(format!("hashing task failed: {e}")))?;
+        while let Some(item) = hashed.recv().await {
+            let (events, hashes) = item?;
             for (event, computed) in events.iter().zip(hashes) {
                 checker.check_event(event, computed);
             }
             self.check_tiles(&mut checker).await?;
             progress(Progress { events: checker.report.events, total, elapsed: started.elapsed() });
         }
+        let _ = hash_task.await;
         let _ = read_task.await;
 
         self.finish(&mut checker, total).await?;
@@ -394,6 +415,9 @@ impl Store {
 }
 
 /// Recomputes event hashes on all available cores.
+/// A batch of events with the hashes computed for them.
+type Hashed = (Vec<RecordedEvent>, Vec<Hash32>);
+
 fn hash_in_parallel(events: &[RecordedEvent]) -> Vec<Hash32> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).max(1);
     let chunk = events.len().div_ceil(threads).max(1);

@@ -1,0 +1,169 @@
+//! Bulk reads of a SQLite store through a cursor of its own.
+//!
+//! sqlx runs every SQLite connection on a worker thread and hands each row across a channel,
+//! a few microseconds a row: a scan through it stops near 0.2M rows/s on the machine of
+//! `docs/performance.md`, below what hashing alone sustains on two cores. The reads that walk
+//! the whole log (verification, projection rebuilds) therefore step a statement directly on a
+//! read-only connection of their own, opened with `rusqlite` over the same `libsqlite3-sys`
+//! build, on a blocking thread. Each read is one statement, so it sees one consistent WAL
+//! snapshot, like the same query through sqlx. Everything else keeps using sqlx.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use ledger_core::event::RecordedEvent;
+use ledger_core::Hash32;
+use rusqlite::{Connection, OpenFlags};
+use tokio::sync::mpsc::Sender;
+
+use crate::db::{event_from_columns, EventColumns, BUSY_TIMEOUT_MS, SQLITE_CACHE_KIB};
+use crate::error::StoreError;
+
+/// Idle direct connections kept for reuse; a bulk read opens one when none is idle.
+const IDLE_CONNECTIONS_MAX: usize = 4;
+
+/// Prepared statements each direct connection keeps.
+const STATEMENT_CACHE_CAPACITY: usize = 16;
+
+/// Direct read-only connections to one SQLite file.
+#[derive(Debug)]
+pub struct DirectReader {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl DirectReader {
+    /// A reader of the database file at `path` (nothing is opened yet).
+    pub fn new(path: &Path) -> Self {
+        Self { path: path.to_owned(), idle: Mutex::new(Vec::new()) }
+    }
+
+    fn connection(&self) -> Result<Connection, StoreError> {
+        if let Some(connection) = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop() {
+            return Ok(connection);
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let connection = Connection::open_with_flags(&self.path, flags).map_err(failed)?;
+        connection.busy_timeout(Duration::from_millis(BUSY_TIMEOUT_MS)).map_err(failed)?;
+        connection
+            .pragma_update(None, "cache_size", format!("-{SQLITE_CACHE_KIB}"))
+            .map_err(failed)?;
+        connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE_CAPACITY);
+        Ok(connection)
+    }
+
+    fn give_back(&self, connection: Connection) {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() < IDLE_CONNECTIONS_MAX {
+            idle.push(connection);
+        }
+    }
+
+    /// Runs an event query binding `texts` then `ints` and decodes every row.
+    pub fn events(
+        &self,
+        sql: &str,
+        texts: &[&str],
+        ints: &[i64],
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let connection = self.connection()?;
+        let mut events = Vec::new();
+        let result = each_row(&connection, sql, texts, ints, |event| {
+            events.push(event);
+            true
+        });
+        self.give_back(connection);
+        result.map(|()| events)
+    }
+
+    /// Sends the rows of an event query with one `i64` argument in batches of `batch`, in the
+    /// query's order; stops early when the receiver is gone. Blocks: run it on a blocking
+    /// thread.
+    pub fn stream_events(
+        &self,
+        sql: &str,
+        from: i64,
+        batch: usize,
+        batches: &Sender<Result<Vec<RecordedEvent>, StoreError>>,
+    ) {
+        let connection = match self.connection() {
+            Ok(connection) => connection,
+            Err(e) => {
+                let _ = batches.blocking_send(Err(e));
+                return;
+            }
+        };
+        let mut events = Vec::with_capacity(batch);
+        let result = each_row(&connection, sql, &[], &[from], |event| {
+            events.push(event);
+            if events.len() < batch {
+                return true;
+            }
+            let full = std::mem::replace(&mut events, Vec::with_capacity(batch));
+            batches.blocking_send(Ok(full)).is_ok()
+        });
+        self.give_back(connection);
+        let last = match result {
+            Ok(()) if events.is_empty() => return,
+            Ok(()) => Ok(events),
+            Err(e) => Err(e),
+        };
+        let _ = batches.blocking_send(last);
+    }
+}
+
+/// Steps `sql` and hands each decoded event to `take` until it answers `false`.
+fn each_row(
+    connection: &Connection,
+    sql: &str,
+    texts: &[&str],
+    ints: &[i64],
+    mut take: impl FnMut(RecordedEvent) -> bool,
+) -> Result<(), StoreError> {
+    let mut statement = connection.prepare_cached(sql).map_err(failed)?;
+    let mut index = 1;
+    for text in texts {
+        statement.raw_bind_parameter(index, text).map_err(failed)?;
+        index += 1;
+    }
+    for int in ints {
+        statement.raw_bind_parameter(index, int).map_err(failed)?;
+        index += 1;
+    }
+    let mut rows = statement.raw_query();
+    while let Some(row) = rows.next().map_err(failed)? {
+        let hash = |index: usize| -> Result<Hash32, StoreError> {
+            let bytes = row.get_ref(index).and_then(|v| Ok(v.as_bytes()?)).map_err(failed)?;
+            Hash32::from_slice(bytes).ok_or_else(|| {
+                StoreError::Corrupt(format!("hash column has {} bytes", bytes.len()))
+            })
+        };
+        let text = |index: usize| -> Result<String, StoreError> {
+            Ok(row.get_ref(index).and_then(|v| Ok(v.as_str()?)).map_err(failed)?.to_owned())
+        };
+        let int = |index: usize| -> Result<i64, StoreError> { row.get(index).map_err(failed) };
+        let columns = EventColumns {
+            position: int(0)?,
+            stream: text(1)?,
+            stream_version: int(2)?,
+            event_id: row.get_ref(3).and_then(|v| Ok(v.as_bytes()?)).map_err(failed)?,
+            event_type: text(4)?,
+            schema_version: int(5)?,
+            effective_at: int(6)?,
+            recorded_at: int(7)?,
+            recorded_by: text(8)?,
+            payload: row.get_ref(9).and_then(|v| Ok(v.as_bytes()?.to_vec())).map_err(failed)?,
+            prev_hash: hash(10)?,
+            hash: hash(11)?,
+        };
+        if !take(event_from_columns(columns)?) {
+            break;
+        }
+    }
+    Ok(())
+}
+
+fn failed(e: rusqlite::Error) -> StoreError {
+    StoreError::Direct(e.to_string())
+}
