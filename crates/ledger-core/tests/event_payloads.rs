@@ -458,6 +458,8 @@ fn samples_round_trip_through_parse_and_to_payload() {
         assert_eq!(event.event_type(), event_type);
         assert_eq!(event.schema_version(), version);
         assert_eq!(event.to_payload(), payload, "{event_type} did not round-trip");
+        let text = serde_json::to_vec(&payload).unwrap();
+        assert_eq!(DomainEvent::parse_json(event_type, version, &text).as_ref(), Ok(&event));
         assert_eq!(
             event.to_canonical_payload().unwrap(),
             canonical::to_canonical_vec(&payload).unwrap(),
@@ -480,6 +482,8 @@ fn unknown_fields_are_refused_by_parser_and_schema_alike() {
     for (event_type, version, mut payload) in samples() {
         payload["remarks"] = json!("x");
         let error = parse_error(event_type, version, &payload);
+        let text = serde_json::to_vec(&payload).unwrap();
+        assert_eq!(DomainEvent::parse_json(event_type, version, &text), Err(error.clone()));
         assert!(
             matches!(&error, PayloadError::Invalid { field, .. } if field == "/remarks"),
             "{event_type}: {error}"
@@ -618,4 +622,15 @@ fn unknown_types_and_versions_list_what_is_accepted() {
 fn a_payload_must_be_an_object() {
     let error = parse_error("website_removed", 1, &json!(["https://x.cn"]));
     assert!(matches!(&error, PayloadError::Invalid { field, .. } if field == "/"), "{error}");
+}
+
+#[test]
+fn parse_json_refuses_broken_text_and_unknown_types() {
+    let broken =
+        DomainEvent::parse_json("penalty_decided", 1, b"{\"decision_number\":").unwrap_err();
+    assert!(matches!(&broken, PayloadError::Invalid { field, .. } if field == "/"), "{broken}");
+    let unknown = DomainEvent::parse_json("penalty_invented", 1, b"{}").unwrap_err();
+    assert!(matches!(unknown, PayloadError::UnknownType { .. }), "{unknown}");
+    let version = DomainEvent::parse_json("penalty_decided", 9, b"{}").unwrap_err();
+    assert!(matches!(version, PayloadError::UnknownVersion { .. }), "{version}");
 }

@@ -131,7 +131,7 @@ pub fn name_of(events: &[RecordedEvent]) -> Option<String> {
         if event.event_type != "entity_registered" && event.event_type != "entity_details_changed" {
             continue;
         }
-        match DomainEvent::parse(&event.event_type, event.schema_version, &event.payload_value()) {
+        match DomainEvent::parse_json(&event.event_type, event.schema_version, &event.payload) {
             Ok(DomainEvent::EntityRegisteredV1(r)) => name = Some(r.name),
             Ok(DomainEvent::EntityDetailsChangedV1(c)) => {
                 if let Some(new) = c.changes.name {

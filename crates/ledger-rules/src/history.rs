@@ -196,7 +196,7 @@ impl History {
         for event in known {
             let at = Dated { date: china_date(event.effective_at), position: event.position };
             let parsed =
-                DomainEvent::parse(&event.event_type, event.schema_version, &event.payload_value());
+                DomainEvent::parse_json(&event.event_type, event.schema_version, &event.payload);
             if let Ok(parsed) = parsed {
                 history.apply(at, parsed);
             }

@@ -169,6 +169,38 @@ macro_rules! domain_events {
                 }
             }
 
+            /// Reads a payload from its JSON text (as stored), straight into its type; the
+            /// same result as [`Self::parse`] of the parsed text, without the
+            /// [`serde_json::Value`] in between unless the text is refused (the error then
+            /// names the field as `parse` does).
+            pub fn parse_json(
+                event_type: &str,
+                schema_version: u32,
+                payload: &[u8],
+            ) -> Result<Self, PayloadError> {
+                let direct = match (event_type, schema_version) {
+                    $(($name, $version) => {
+                        serde_json::from_slice(payload).map(Self::$variant).ok()
+                    })*
+                    _ => None,
+                };
+                if let Some(event) = direct {
+                    return Ok(event);
+                }
+                let value: Value = serde_json::from_slice(payload).map_err(|e| {
+                    match EVENT_TYPES.iter().find(|t| **t == (event_type, schema_version)) {
+                        Some(&(name, _)) => PayloadError::Invalid {
+                            event_type: name,
+                            schema_version,
+                            field: "/".into(),
+                            message: e.to_string(),
+                        },
+                        None => unknown(event_type, schema_version),
+                    }
+                })?;
+                Self::parse(event_type, schema_version, &value)
+            }
+
             /// Reads a payload recorded under `event_type` and `schema_version`.
             pub fn parse(
                 event_type: &str,
