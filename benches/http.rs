@@ -12,8 +12,9 @@
 //!    through a native `sqlx::SqlitePool` on the same database file.
 //! 3. A client on its own runtime keeps one request in flight on each of
 //!    [`CONNECTIONS`] keep-alive HTTP/1.1 connections for [`WARM_UP`], discards that, then
-//!    measures for [`RUN`]. Requests are built from URIs and headers prepared beforehand, so
-//!    the client's cost per request is a few reference-count increments.
+//!    measures [`ROUNDS`] rounds of [`RUN`], the scenarios taking turns, and reports each
+//!    scenario's medians over its rounds. Requests are built from URIs and headers prepared
+//!    beforehand, so the client's cost per request is a few reference-count increments.
 //!
 //! Client and server share the machine's cores, like wrk on the same host would: the figures
 //! are for comparison with the baselines of the same run, not absolute capacity.
@@ -42,8 +43,12 @@ use ledger_testkit::{Kind, TestDb};
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
-/// How long each scenario is measured.
-const RUN: Duration = Duration::from_secs(5);
+/// How long each round of a scenario is measured.
+const RUN: Duration = Duration::from_secs(2);
+/// Rounds each scenario is measured in, interleaved with the other scenarios' rounds, so that a
+/// slow spell of the shared machine falls on every scenario rather than on one; figures are
+/// the medians over the rounds.
+const ROUNDS: usize = 5;
 /// How long each scenario runs, unmeasured, before it is measured.
 const WARM_UP: Duration = Duration::from_secs(1);
 /// Keep-alive connections, each with one request in flight.
@@ -285,6 +290,26 @@ struct Figures {
     p99: Duration,
 }
 
+/// The median of each figure over the rounds, with the rounds' requests and failures summed.
+fn median(mut rounds: Vec<Figures>) -> Figures {
+    let mid = rounds.len() / 2;
+    let pick = |rounds: &mut Vec<Figures>, key: fn(&Figures) -> f64| {
+        rounds.sort_by(|a, b| key(a).total_cmp(&key(b)));
+        key(&rounds[mid])
+    };
+    let per_second = pick(&mut rounds, |f| f.per_second);
+    let p50 = Duration::from_secs_f64(pick(&mut rounds, |f| f.p50.as_secs_f64()));
+    let p99 = Duration::from_secs_f64(pick(&mut rounds, |f| f.p99.as_secs_f64()));
+    Figures {
+        requests: rounds.iter().map(|f| f.requests).sum(),
+        failures: rounds.iter().map(|f| f.failures).sum(),
+        first_failure: rounds.iter().find_map(|f| f.first_failure),
+        per_second,
+        p50,
+        p99,
+    }
+}
+
 /// Keeps one request in flight on each connection until the budget is spent.
 async fn drive(target: &Target, budget: Budget) -> Figures {
     let started = Instant::now();
@@ -445,14 +470,17 @@ fn main() {
             .unwrap_or(demo::DEFAULT_ENTITIES),
         false => SMOKE_ENTITIES,
     };
-    let runtime = |threads| {
+    // Named threads let a profiler tell the server's work from the client's.
+    let runtime = |threads, name: &str| {
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(threads)
+            .thread_name(name)
             .enable_all()
             .build()
             .expect("runtime")
     };
-    let (server_runtime, client_runtime) = (runtime(SERVER_THREADS), runtime(CLIENT_THREADS));
+    let (server_runtime, client_runtime) =
+        (runtime(SERVER_THREADS, "server"), runtime(CLIENT_THREADS, "client"));
     let servers = server_runtime.block_on(Servers::start(entities));
     let auth = HeaderValue::try_from(format!("Bearer {}", servers.partner_token)).expect("token");
     let targets = [
@@ -484,30 +512,37 @@ fn main() {
         let partner = &targets[2];
         let share = restricted_share(partner).await;
         println!(
-            "\n== HTTP over loopback: {CONNECTIONS} connections, {} per scenario; demo data set \
+            "\n== HTTP over loopback: {CONNECTIONS} connections, {}; demo data set \
              of {} entities, {} events; {:.0}% of lookups answer with restrictions ==",
             match run {
-                Budget::For(run) => format!("{} s", run.as_secs_f64()),
+                Budget::For(run) => {
+                    format!("{ROUNDS} rounds of {} s per scenario", run.as_secs_f64())
+                }
                 Budget::Requests(n) => format!("{n} requests (smoke run)"),
             },
             servers.entities.len(),
             servers.log_size,
             share * 100.0
         );
-        let mut figures = Vec::new();
         for target in &targets {
             if let Some(warm_up) = warm_up {
                 drive(target, warm_up).await;
             }
-            let logged_before = access_log_written(servers.partner).await;
-            let result = drive(target, run).await;
-            report(target, &result);
-            if target.auth.is_some() {
-                let logged = access_log_written(servers.partner).await - logged_before;
-                println!("{:<34} {logged} entries written during the run", "  access log");
-            }
-            figures.push(result);
         }
+        let rounds = if measure { ROUNDS } else { 1 };
+        let mut by_round: Vec<Vec<Figures>> = targets.iter().map(|_| Vec::new()).collect();
+        let logged_before = access_log_written(servers.partner).await;
+        for _ in 0..rounds {
+            for (target, rounds) in targets.iter().zip(&mut by_round) {
+                rounds.push(drive(target, run).await);
+            }
+        }
+        let logged = access_log_written(servers.partner).await - logged_before;
+        let figures: Vec<Figures> = by_round.into_iter().map(median).collect();
+        for (target, figures) in targets.iter().zip(&figures) {
+            report(target, figures);
+        }
+        println!("{:<34} {logged} entries written during the partner rounds", "  access log");
         let (trivial, sqlx, partner) = (&figures[0], &figures[1], &figures[2]);
         println!(
             "partner / trivial handler {:>6.2}   (aim 0.5)\npartner / bare sqlx lookup {:>5.2}   \
