@@ -4,7 +4,9 @@
 //!
 //! 1. takes the first waiting command and then every command already queued, up to
 //!    [`WriterLimits::batch_events_max`] events and [`WriterLimits::batch_bytes_max`] bytes,
-//!    so one transaction and one durable sync serve many callers;
+//!    so one transaction and one durable sync serve many callers; when the queue runs dry it
+//!    waits a few scheduler turns for the callers the last commit answered, which roughly
+//!    doubles the batch (and the throughput) under concurrent load;
 //! 2. loads, in one query each, the heads of streams it has not cached and any stored events
 //!    that reuse the batch's event ids (idempotent retries);
 //! 3. checks each append's expected version in queue order against the heads as the earlier
@@ -83,6 +85,10 @@ impl Default for WriterLimits {
 
 /// How often a process without the writer role retries for it.
 const WRITER_LOCK_RETRY: Duration = Duration::from_millis(100);
+
+/// Scheduler turns the writer waits, after the queue runs dry, for more appends to join a batch
+/// (see `Writer::run`).
+const GATHER_TURNS: usize = 8;
 
 pub(crate) type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 
@@ -191,16 +197,29 @@ impl Writer {
             };
             let (mut events, mut bytes) = (first.events(), first.bytes());
             let mut batch = vec![first];
-            while let Ok(next) = rx.try_recv() {
-                if events + next.events() > self.limits.batch_events_max
-                    || bytes + next.bytes() > self.limits.batch_bytes_max
-                {
-                    carry = Some(next);
+            // Callers answered by the last commit send their next append within a few
+            // scheduler turns; waiting those turns lets them join this batch instead of
+            // waiting a whole commit for the next one, and costs microseconds against a
+            // commit's milliseconds. With nothing else queued it costs one turn.
+            let mut turns = 0;
+            'gather: loop {
+                while let Ok(next) = rx.try_recv() {
+                    if events + next.events() > self.limits.batch_events_max
+                        || bytes + next.bytes() > self.limits.batch_bytes_max
+                    {
+                        carry = Some(next);
+                        break 'gather;
+                    }
+                    events += next.events();
+                    bytes += next.bytes();
+                    batch.push(next);
+                    turns = 0;
+                }
+                if turns >= GATHER_TURNS || batch.len() == 1 && turns > 0 {
                     break;
                 }
-                events += next.events();
-                bytes += next.bytes();
-                batch.push(next);
+                turns += 1;
+                tokio::task::yield_now().await;
             }
             let span = info_span!("append_batch", commands = batch.len(), events);
             self.process(batch).instrument(span).await;
