@@ -242,14 +242,22 @@ impl Projector {
                 return Ok(Some(view.clone()));
             }
         }
-        if let Some(position) = self.store.entity_timeline_head(generation, stream.as_str()).await?
-        {
+        // A cached entry is checked by its position alone, a query that reads no timeline; an
+        // entity not cached is read at once, since the position would only be read again.
+        let was_cached = cached.is_some();
+        let head = match was_cached {
+            true => self.store.entity_timeline_head(generation, stream.as_str()).await?,
+            false => None,
+        };
+        if let Some(position) = head {
             if let Some((_, view)) = cached.filter(|(_, v)| v.position == position) {
                 if let Ok(mut cache) = self.timelines.lock() {
                     cache.insert(stream.to_string(), (generation, Instant::now(), view.clone()));
                 }
                 return Ok(Some(view));
             }
+        }
+        if head.is_some() || !was_cached {
             if let Some(stored) = self.store.entity_timeline(generation, stream.as_str()).await? {
                 let timeline: Timeline = serde_json::from_str(&stored.timeline).map_err(|e| {
                     ProjectionError::Cache { stream: stream.to_string(), message: e.to_string() }
