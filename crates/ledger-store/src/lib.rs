@@ -332,6 +332,16 @@ struct Inner {
     /// The size this process's writer last committed: a lower bound of the real size, which
     /// only grows, so a proof at or below it needs no query for the size.
     committed_size: Arc<std::sync::atomic::AtomicU64>,
+    /// On SQLite, the task that checkpoints the WAL (see [`db::wal_checkpointer`]).
+    checkpointer: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Some(task) = &self.checkpointer {
+            task.abort();
+        }
+    }
 }
 
 impl fmt::Debug for Store {
@@ -380,6 +390,10 @@ impl Store {
         .await?;
         let (tx, rx) = mpsc::channel(config.limits.queue_commands_max);
         let task = tokio::spawn(writer.run(rx));
+        let checkpointer = match backend {
+            Backend::Sqlite => Some(tokio::spawn(db::wal_checkpointer(read.pool.clone()))),
+            Backend::Postgres => None,
+        };
         info!(backend = ?backend, origin = %config.origin, "store open");
         Ok(Self {
             inner: Arc::new(Inner {
@@ -391,6 +405,7 @@ impl Store {
                 origin: config.origin,
                 tile_cache: Mutex::new(tiles::TileCache::default()),
                 committed_size,
+                checkpointer,
             }),
         })
     }
@@ -417,6 +432,9 @@ impl Store {
         let task = self.inner.writer_task.lock().map(|mut t| t.take()).unwrap_or(None);
         if let Some(task) = task {
             let _ = task.await;
+        }
+        if let Some(task) = &self.inner.checkpointer {
+            task.abort();
         }
         self.inner.db.pool.close().await;
         self.inner.native.close().await;
