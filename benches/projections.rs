@@ -107,12 +107,14 @@ fn main() {
         let per = EVENTS_PER_ENTITY;
         println!("\n== SQLite: {entities} entities x {per} events = {size} events ==");
 
+        // The baselines scan the log before the rebuild writes anything, so that both read
+        // the same database state.
+        let (scanned, scan_elapsed) = support::raw_scan(Kind::Sqlite, &db).await;
+        let (direct_scanned, direct_elapsed) = support::direct_scan(&db);
         let projector = Projector::new(store.clone()).await.unwrap();
         let report = projector.rebuild(|_| {}).await.unwrap();
-        let (scanned, scan_elapsed) = support::raw_scan(Kind::Sqlite, &db).await;
         let rebuild_rate = per_sec(report.events, report.elapsed);
         let scan_rate = per_sec(scanned, scan_elapsed);
-        let (direct_scanned, direct_elapsed) = support::direct_scan(&db);
         let direct_rate = per_sec(direct_scanned, direct_elapsed);
         println!(
             "rebuild            {:>10.0} events/s   sqlx scan {:>9.0} rows/s   ratio {:.2}   \
