@@ -36,7 +36,6 @@ use std::future::Future;
 use axum::Router;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::TraceLayer;
 use tracing::info;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::OpenApi as _;
@@ -131,9 +130,7 @@ pub fn router(state: AppState) -> Router {
             axum::http::StatusCode::REQUEST_TIMEOUT,
             config.request_timeout,
         ))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), problem::problem_fallback))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
-        .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
 

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
+use tracing::Instrument as _;
 
 use crate::state::AppState;
 
@@ -218,15 +219,23 @@ impl Metrics {
     }
 }
 
-/// Middleware: times every request and counts it under its route template (never the raw
-/// path, which would give one series per entity).
+/// The service's middleware: runs the request in a `request` span (at DEBUG), turns error
+/// answers produced outside the handlers into problems ([`crate::problem::problem_fallback`]),
+/// times the request and counts it under its route template (never the raw path, which would
+/// give one series per entity). One middleware instead of three layers, since every layer
+/// costs every request.
 pub async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let route = request.extensions().get::<MatchedPath>().cloned();
     let method = request.method().clone();
+    let route_str = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+    let span = tracing::debug_span!("request", method = %method, route = route_str);
     let started = Instant::now();
-    let response = next.run(request).await;
-    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
-    state.metrics().request(route, method.as_str(), response.status().as_u16(), started.elapsed());
+    let response = next.run(request).instrument(span.clone()).await;
+    let response = crate::problem::problem_fallback(&state, response);
+    let status = response.status().as_u16();
+    let elapsed = started.elapsed();
+    state.metrics().request(route_str, method.as_str(), status, elapsed);
+    span.in_scope(|| tracing::debug!(status, micros = elapsed.as_micros() as u64, "answered"));
     response
 }
 

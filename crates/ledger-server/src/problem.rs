@@ -7,9 +7,7 @@
 //! route, a wrong method, a body over the transport limit, a timeout) into the same shape, so
 //! a client never has to parse two error formats.
 
-use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use ledger_store::StoreError;
 use serde::Serialize;
@@ -247,14 +245,10 @@ pub fn problem_response(problem: &Problem) -> Response {
     response
 }
 
-/// Middleware: any error answer that is not already a problem (from the router, the body
-/// limit or the timeout layer) becomes one, keeping its status and headers.
-pub async fn problem_fallback(
-    State(state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let response = next.run(request).await;
+/// Turns any error answer that is not already a problem (from the router, the body limit or
+/// the timeout layer) into one, keeping its status and headers. Run by the one middleware of
+/// the service, [`crate::metrics::track`].
+pub fn problem_fallback(state: &AppState, response: Response) -> Response {
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) {
         return response;
