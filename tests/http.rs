@@ -38,6 +38,7 @@ backend_tests!(
     principals_and_revocation,
     partner_queries_are_scoped_and_logged,
     a_full_access_log_refuses_queries,
+    an_access_log_turned_off_records_nothing,
     change_feed_streams_and_resumes,
     rate_limit_answers_429,
     concurrent_writers,
@@ -1181,6 +1182,23 @@ async fn a_full_access_log_refuses_queries(kind: Kind) {
         .collect();
     let codes: Vec<&str> = entries.iter().map(|e| e["entities"][0].as_str().unwrap()).collect();
     assert_eq!(codes, [code(1).to_string(), code(2).to_string()]);
+}
+
+/// The switch benchmarks use: with the access log off, partner queries are answered and no
+/// access-log event is written, even at shutdown.
+async fn an_access_log_turned_off_records_nothing(kind: Kind) {
+    let config = ServerConfig { access_log_enabled: false, ..test_config() };
+    let mut env = start(kind, config).await;
+    let partner = env.token("partner");
+    let path = format!("/v1/entities/{}/restrictions?as_of=2025-03-01", code(1));
+    for _ in 0..3 {
+        let reply = env.client.get(&path, partner).await;
+        assert_eq!(reply.status, 200, "{}", reply.text());
+    }
+    env.stop().await;
+    let stream = StreamName::new("access/2025-06-02").unwrap();
+    let events = env.store.read_stream(&stream, 0, 100).await.unwrap();
+    assert!(events.is_empty(), "{events:?}");
 }
 
 async fn change_feed_streams_and_resumes(kind: Kind) {

@@ -19,6 +19,7 @@
 //! timeline, so tailing one triggers a rebuild.
 
 mod rows;
+mod stored;
 
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -84,14 +85,6 @@ pub enum ProjectionError {
         position: u64,
         /// What is wrong.
         problem: String,
-    },
-    /// A cached timeline could not be read back.
-    #[error("cached timeline of {stream} is unreadable: {message}")]
-    Cache {
-        /// The stream.
-        stream: String,
-        /// The decoding error.
-        message: String,
     },
 }
 
@@ -258,25 +251,33 @@ impl Projector {
             }
         }
         if head.is_some() || !was_cached {
-            if let Some(stored) = self.store.entity_timeline(generation, stream.as_str()).await? {
-                let timeline: Timeline = serde_json::from_str(&stored.timeline).map_err(|e| {
-                    ProjectionError::Cache { stream: stream.to_string(), message: e.to_string() }
-                })?;
-                let view = EntityView {
-                    position: stored.position,
-                    name: stored.name,
-                    timeline: Arc::new(timeline),
-                };
-                if let Ok(mut cache) = self.timelines.lock() {
-                    if cache.len() >= TIMELINE_CACHE_ENTITIES_MAX {
-                        cache.clear();
+            if let Some(row) = self.store.entity_timeline(generation, stream.as_str()).await? {
+                match stored::decode(&row.timeline, &self.catalogue()) {
+                    Ok(timeline) => {
+                        let view = EntityView {
+                            position: row.position,
+                            name: row.name,
+                            timeline: Arc::new(timeline),
+                        };
+                        if let Ok(mut cache) = self.timelines.lock() {
+                            if cache.len() >= TIMELINE_CACHE_ENTITIES_MAX {
+                                cache.clear();
+                            }
+                            let entry = (generation, Instant::now(), view.clone());
+                            cache.insert(stream.to_string(), entry);
+                        }
+                        return Ok(Some(view));
                     }
-                    cache.insert(stream.to_string(), (generation, Instant::now(), view.clone()));
+                    // Written under another catalogue (a rebuild for a new one is under way):
+                    // the fold below answers under the catalogue in use.
+                    Err(message) => {
+                        tracing::warn!(stream = %stream, %message, "stored timeline not used");
+                    }
                 }
-                return Ok(Some(view));
             }
         }
-        // Not projected yet (new entity, projection behind): the fold gives the same answer.
+        // Not projected yet (new entity, projection behind), or not readable: the fold gives
+        // the same answer.
         let events = read_whole_stream(&self.store, &stream).await?;
         let Some(last) = events.last() else { return Ok(None) };
         Ok(Some(EntityView {
@@ -350,7 +351,7 @@ impl Projector {
             for stream in &touched {
                 let events = read_whole_stream(&self.store, stream).await?;
                 let old = match self.store.entity_timeline(generation, stream.as_str()).await? {
-                    Some(cached) => serde_json::from_str::<Timeline>(&cached.timeline).ok(),
+                    Some(cached) => stored::decode(&cached.timeline, &catalogue).ok(),
                     None => None,
                 };
                 let timeline = ledger_rules::timeline(&events, &catalogue, None);

@@ -104,7 +104,7 @@ pub fn entity_rows(
         stream: stream.to_owned(),
         position: head,
         name: name_of(events),
-        timeline: serde_json::to_string(timeline).unwrap_or_else(|_| "{}".into()),
+        timeline: crate::stored::encode(timeline),
         restrictions,
         lists,
         disclosures,

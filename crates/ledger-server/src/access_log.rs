@@ -58,6 +58,12 @@ struct Shared {
 /// The handle handlers record entries through.
 #[derive(Debug, Clone)]
 pub struct AccessLog {
+    /// `None` when the log is off ([`AccessLog::off`]).
+    running: Option<Running>,
+}
+
+#[derive(Debug, Clone)]
+struct Running {
     shared: Arc<Shared>,
     /// Dropped with the last handle, which also ends the writer (after a last flush).
     stop: mpsc::Sender<oneshot::Sender<()>>,
@@ -89,14 +95,29 @@ impl AccessLog {
             packed: Vec::new(),
         };
         tokio::spawn(writer.run(stop_rx));
-        Self { shared, stop }
+        Self { running: Some(Running { shared, stop }) }
+    }
+
+    /// A log that records nothing, for measuring what recording costs (see
+    /// [`crate::ServerConfig::access_log_enabled`]).
+    pub fn off() -> Self {
+        Self { running: None }
+    }
+
+    /// Whether entries are recorded.
+    pub fn is_on(&self) -> bool {
+        self.running.is_some()
     }
 
     /// Queues an entry, or refuses the query when the queue is full or the log has stopped.
+    /// With the log off, the entry is dropped.
     pub fn record(&self, entry: AccessLogged) -> Result<(), ApiError> {
+        let Some(Running { shared, stop }) = &self.running else {
+            return Ok(());
+        };
         let queued = {
-            let mut buffer = self.shared.buffer.lock().unwrap_or_else(|e| e.into_inner());
-            if buffer.len() >= self.shared.queue_max || self.stop.is_closed() {
+            let mut buffer = shared.buffer.lock().unwrap_or_else(|e| e.into_inner());
+            if buffer.len() >= shared.queue_max || stop.is_closed() {
                 None
             } else {
                 buffer.push(entry);
@@ -105,13 +126,13 @@ impl AccessLog {
         };
         match queued {
             Some(len) => {
-                if len == self.shared.flush_entries {
-                    self.shared.full.notify_one();
+                if len == shared.flush_entries {
+                    shared.full.notify_one();
                 }
                 Ok(())
             }
             None => {
-                warn!(closed = self.stop.is_closed(), "access log refused");
+                warn!(closed = stop.is_closed(), "access log refused");
                 Err(ApiError::Unavailable(
                     "the access log cannot take the record of this query now, so it is not \
                      answered; retry shortly"
@@ -123,8 +144,9 @@ impl AccessLog {
 
     /// Writes every queued entry and stops the task.
     pub async fn stop(&self) {
+        let Some(running) = &self.running else { return };
         let (done, wait) = oneshot::channel();
-        if self.stop.send(done).await.is_ok() {
+        if running.stop.send(done).await.is_ok() {
             let _ = wait.await;
         }
     }

@@ -102,6 +102,11 @@ pub struct ServerConfig {
     pub access_log_flush_entries: usize,
     /// See [`ACCESS_LOG_QUEUE_ENTRIES_MAX`].
     pub access_log_queue_entries_max: usize,
+    /// Whether partner queries are recorded in the access log; on by default. Off exists only
+    /// so that a benchmark can measure what recording costs: a server with it off answers
+    /// partner queries unrecorded and says so in a warning when it starts. The command-line
+    /// binary has no option for it.
+    pub access_log_enabled: bool,
     /// See [`PRINCIPAL_REFRESH_INTERVAL`].
     pub principal_refresh_interval: Duration,
     /// See [`SSE_POLL_INTERVAL`].
@@ -134,6 +139,7 @@ impl Default for ServerConfig {
             access_log_flush_interval: ACCESS_LOG_FLUSH_INTERVAL,
             access_log_flush_entries: ACCESS_LOG_FLUSH_ENTRIES,
             access_log_queue_entries_max: ACCESS_LOG_QUEUE_ENTRIES_MAX,
+            access_log_enabled: true,
             principal_refresh_interval: PRINCIPAL_REFRESH_INTERVAL,
             sse_poll_interval: SSE_POLL_INTERVAL,
             sse_keep_alive_interval: SSE_KEEP_ALIVE_INTERVAL,
@@ -153,6 +159,7 @@ impl fmt::Debug for ServerConfig {
             .field("page_events_max", &self.page_events_max)
             .field("check_codes_max", &self.check_codes_max)
             .field("rate_requests_per_second", &self.rate_requests_per_second)
+            .field("access_log_enabled", &self.access_log_enabled)
             .field("bootstrap_admin_token", &self.bootstrap_admin_token.as_ref().map(|_| "***"))
             .finish_non_exhaustive()
     }

@@ -57,13 +57,18 @@ impl AppState {
     ) -> Result<Self, ServerError> {
         let identities = Identities::load(&store, config.bootstrap_admin_token.as_deref()).await?;
         let metrics = Arc::new(Metrics::default());
-        let access_log = AccessLog::start(
-            store.clone(),
-            metrics.clone(),
-            config.access_log_queue_entries_max,
-            config.access_log_flush_entries,
-            config.access_log_flush_interval,
-        );
+        let access_log = if config.access_log_enabled {
+            AccessLog::start(
+                store.clone(),
+                metrics.clone(),
+                config.access_log_queue_entries_max,
+                config.access_log_flush_entries,
+                config.access_log_flush_interval,
+            )
+        } else {
+            tracing::warn!("the access log is off: partner queries are answered unrecorded");
+            AccessLog::off()
+        };
         let (shutdown, _) = watch::channel(false);
         let state = Self {
             inner: Arc::new(Inner {
