@@ -18,6 +18,9 @@
 //!    scenario's medians over its rounds. Requests are built from URIs and headers prepared
 //!    beforehand, so the client's cost per request is a few reference-count increments.
 //!
+//! `BENCH_ONLY=<text>` runs only the scenarios whose name contains the text (for profiling one
+//! of them, e.g. `BENCH_ONLY="log on"`); the ratios are then not printed.
+//!
 //! Client and server share the machine's cores, like wrk on the same host would: the figures
 //! are for comparison with the baselines of the same run, not absolute capacity.
 
@@ -542,25 +545,33 @@ fn main() {
             servers.log_size,
             share * 100.0
         );
-        for target in &targets {
+        let only = std::env::var("BENCH_ONLY").ok();
+        let chosen: Vec<&Target> = targets
+            .iter()
+            .filter(|t| only.as_deref().is_none_or(|only| t.name.contains(only)))
+            .collect();
+        for target in &chosen {
             if let Some(warm_up) = warm_up {
                 drive(target, warm_up).await;
             }
         }
         let rounds = if measure { ROUNDS } else { 1 };
-        let mut by_round: Vec<Vec<Figures>> = targets.iter().map(|_| Vec::new()).collect();
+        let mut by_round: Vec<Vec<Figures>> = chosen.iter().map(|_| Vec::new()).collect();
         let logged_before = access_log_written(servers.partner).await;
         for _ in 0..rounds {
-            for (target, rounds) in targets.iter().zip(&mut by_round) {
+            for (target, rounds) in chosen.iter().zip(&mut by_round) {
                 rounds.push(drive(target, run).await);
             }
         }
         let logged = access_log_written(servers.partner).await - logged_before;
         let figures: Vec<Figures> = by_round.into_iter().map(median).collect();
-        for (target, figures) in targets.iter().zip(&figures) {
+        for (target, figures) in chosen.iter().zip(&figures) {
             report(target, figures);
         }
         println!("{:<34} {logged} entries written during the partner rounds", "  access log");
+        if chosen.len() < targets.len() {
+            return;
+        }
         let (trivial, sqlx, partner, unlogged) =
             (&figures[0], &figures[1], &figures[2], &figures[3]);
         println!(

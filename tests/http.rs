@@ -1056,9 +1056,19 @@ async fn access_entries(env: &Env, wanted: usize) -> Vec<Value> {
             let mut entries = Vec::new();
             for event in &events {
                 assert_eq!(event["event_type"], "access_logged", "{event}");
-                assert_eq!(event["schema_version"], 2, "{event}");
+                assert_eq!(event["schema_version"], 3, "{event}");
                 assert_eq!(event["recorded_by"], "access-log", "{event}");
-                entries.extend(event["payload"]["entries"].as_array().unwrap().iter().cloned());
+                // Each caller's fields are written once; put them back into its entries.
+                for caller in event["payload"]["callers"].as_array().unwrap() {
+                    let fields = caller.as_object().unwrap();
+                    for entry in fields["entries"].as_array().unwrap() {
+                        let mut entry = entry.as_object().unwrap().clone();
+                        for (key, value) in fields.iter().filter(|(k, _)| *k != "entries") {
+                            entry.insert(key.clone(), value.clone());
+                        }
+                        entries.push(Value::Object(entry));
+                    }
+                }
             }
             if entries.len() >= wanted {
                 return entries;
@@ -1140,17 +1150,24 @@ async fn partner_queries_are_scoped_and_logged(kind: Kind) {
     // Every answered query is in the access log, with the hash of the body sent.
     let logged = access_entries(&env, 5).await;
     assert_eq!(logged.len(), 5, "refused queries must not be logged");
-    let first = &logged[0];
-    assert_eq!(first["principal_id"], "tax");
+    // Entries are grouped by caller within an event, each caller's in the order answered.
+    let of = |principal: &str| -> Vec<&Value> {
+        logged.iter().filter(|e| e["principal_id"] == principal).collect()
+    };
+    let (tax, court) = (of("tax"), of("court"));
+    assert_eq!((tax.len(), court.len()), (3, 2), "{logged:?}");
+    let first = tax[0];
     assert_eq!(first["query"], "restrictions");
     assert_eq!(first["department"], TAX);
     assert_eq!(first["entities"], json!([code(1).to_string()]));
     assert_eq!(first["as_of"], "2025-03-01");
     assert_eq!(first["answer_hash"], answer_hash.to_hex());
-    assert_eq!(logged[1]["principal_id"], "court");
-    assert!(logged[1].get("department").is_none());
-    assert_eq!(logged[4]["query"], "bulk_check");
-    assert_eq!(logged[4]["entities"].as_array().unwrap().len(), 2);
+    assert_eq!(tax[1]["entities"], json!([code(2).to_string()]));
+    assert_eq!(tax[1]["answer_items"], 0);
+    assert!(court.iter().all(|e| e.get("department").is_none()), "{court:?}");
+    assert_eq!(court[1]["as_of"], "2025-08-01");
+    assert_eq!(tax[2]["query"], "bulk_check");
+    assert_eq!(tax[2]["entities"].as_array().unwrap().len(), 2);
     env.stop().await;
 }
 
@@ -1178,7 +1195,8 @@ async fn a_full_access_log_refuses_queries(kind: Kind) {
     let events = env.store.read_stream(&stream, 0, 100).await.unwrap();
     let entries: Vec<Value> = events
         .iter()
-        .flat_map(|e| e.payload_value()["entries"].as_array().cloned().unwrap_or_default())
+        .flat_map(|e| e.payload_value()["callers"].as_array().cloned().unwrap_or_default())
+        .flat_map(|c| c["entries"].as_array().cloned().unwrap_or_default())
         .collect();
     let codes: Vec<&str> = entries.iter().map(|e| e["entities"][0].as_str().unwrap()).collect();
     assert_eq!(codes, [code(1).to_string(), code(2).to_string()]);

@@ -409,6 +409,51 @@ fn samples() -> Vec<(&'static str, u32, Value)> {
                 ],
             }),
         ),
+        (
+            "access_logged",
+            3,
+            json!({
+                "callers": [
+                    {
+                        "principal_id": "tax-bureau",
+                        "token_id": "01900000-0000-7000-8000-000000000002",
+                        "department": "税务部门",
+                        "entries": [
+                            {
+                                "queried_at": "2025-06-02T08:30:00.123456Z",
+                                "query": "restrictions",
+                                "entities": [ENTITY_CODE],
+                                "as_of": "2025-06-01",
+                                "answer_hash": "cd".repeat(32),
+                                "answer_items": 1,
+                            },
+                            {
+                                "queried_at": "2025-06-02T08:30:02Z",
+                                "query": "bulk_check",
+                                "entities": [ENTITY_CODE, PLATFORM_CODE],
+                                "as_of": "2025-06-01",
+                                "known_at": "2025-06-02T00:00:00Z",
+                                "answer_hash": "ab".repeat(32),
+                                "answer_items": 2,
+                            },
+                        ],
+                    },
+                    {
+                        "principal_id": "court",
+                        "token_id": "01900000-0000-7000-8000-000000000003",
+                        "entries": [
+                            {
+                                "queried_at": "2025-06-02T08:30:01Z",
+                                "query": "changes_stream",
+                                "cursor": 7,
+                                "answer_hash": "ef".repeat(32),
+                                "answer_items": 3,
+                            },
+                        ],
+                    },
+                ],
+            }),
+        ),
     ]
 }
 

@@ -1,6 +1,6 @@
 //! The tamper-evident log of partner queries.
 //!
-//! Every partner answer is recorded as an entry of an `access_logged` (version 2) event in the
+//! Every partner answer is recorded as an entry of an `access_logged` (version 3) event in the
 //! stream `access/<yyyy-mm-dd>` (the China Standard Time date of the query). Writing one event
 //! per query synchronously would put a durable commit on every lookup, and even one event per
 //! query in a shared commit costs more than the lookup it records, so entries are batched
@@ -22,13 +22,13 @@
 //! hashes make a disputed answer provable for every entry that was written: the entry, the
 //! event holding it and the event's inclusion proof.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use ledger_core::event::ProposedEvent;
-use ledger_core::events::AccessLogged;
+use ledger_core::events::{AccessLogCaller, AccessLogged};
 use ledger_core::StreamName;
 use ledger_store::{AppendRequest, ExpectedVersion, Store, APPEND_EVENTS_MAX};
 use tokio::sync::{mpsc, oneshot, Notify};
@@ -153,7 +153,7 @@ impl AccessLog {
 }
 
 /// Entries in one `access_logged` event at most.
-pub const BATCH_ENTRIES_MAX: usize = 128;
+pub const BATCH_ENTRIES_MAX: usize = 256;
 
 /// Serialised entries in one `access_logged` event at most, in bytes: below the payload limit
 /// of an event ([`ledger_core::event::PAYLOAD_BYTES_MAX`]) with room for the envelope of the
@@ -168,57 +168,122 @@ struct Batch {
     entries: usize,
 }
 
-/// The payload of an `access_logged` v2 event being filled: canonical JSON of
-/// `{"entries":[...]}`, written entry by entry. Its one key and the entries' own canonical
-/// forms make the concatenation canonical, so nothing is serialised twice.
+/// The payload of an `access_logged` v3 event being filled: canonical JSON of
+/// `{"callers":[{..."entries":[...],...}]}`, written entry by entry. Each caller's fields are
+/// serialised once, as the text before and after its entries (see [`CallerText`]); with the
+/// entries' own canonical forms the concatenation is canonical, so nothing is serialised twice.
 struct Filling {
     payload: Vec<u8>,
+    /// Callers opened so far in this payload.
+    callers: usize,
+    /// The caller whose entries are being written, and the text that closes it.
+    open: Option<(usize, Arc<[u8]>)>,
     entries: usize,
     latest: Option<DateTime<Utc>>,
 }
 
 impl Filling {
-    const OPEN: &'static [u8] = b"{\"entries\":[";
+    const OPEN: &'static [u8] = b"{\"callers\":[";
     const CLOSE: &'static [u8] = b"]}";
 
     fn new() -> Self {
-        Self { payload: Self::OPEN.to_vec(), entries: 0, latest: None }
+        Self { payload: Self::OPEN.to_vec(), callers: 0, open: None, entries: 0, latest: None }
     }
 
-    fn fits(&self, entry: &[u8]) -> bool {
-        self.entries == 0
-            || (self.entries < BATCH_ENTRIES_MAX
-                && self.payload.len() + entry.len() + 1 + Self::CLOSE.len()
-                    <= BATCH_PAYLOAD_BYTES_MAX)
+    fn is_open(&self, caller: usize) -> bool {
+        self.open.as_ref().is_some_and(|(open, _)| *open == caller)
     }
 
-    fn push(&mut self, entry: &[u8], queried_at: DateTime<Utc>) {
-        if self.entries > 0 {
+    /// Whether `entry` of `caller` fits without exceeding the batch's limits; an empty batch
+    /// takes any entry.
+    fn fits(&self, caller: usize, text: &CallerText, entry: &[u8]) -> bool {
+        if self.entries == 0 {
+            return true;
+        }
+        let (opening, closing) = match self.is_open(caller) {
+            true => (1, text.suffix.len()),
+            false => {
+                let closing_open = self.open.as_ref().map_or(0, |(_, suffix)| suffix.len());
+                (closing_open + 1 + text.prefix.len(), text.suffix.len())
+            }
+        };
+        self.entries < BATCH_ENTRIES_MAX
+            && self.payload.len() + opening + entry.len() + closing + Self::CLOSE.len()
+                <= BATCH_PAYLOAD_BYTES_MAX
+    }
+
+    fn push(&mut self, caller: usize, text: &CallerText, entry: &[u8], at: DateTime<Utc>) {
+        if self.is_open(caller) {
             self.payload.push(b',');
+        } else {
+            if let Some((_, suffix)) = self.open.take() {
+                self.payload.extend_from_slice(&suffix);
+            }
+            if self.callers > 0 {
+                self.payload.push(b',');
+            }
+            self.payload.extend_from_slice(&text.prefix);
+            self.callers += 1;
+            self.open = Some((caller, text.suffix.clone()));
         }
         self.payload.extend_from_slice(entry);
         self.entries += 1;
-        self.latest = self.latest.max(Some(queried_at));
+        self.latest = self.latest.max(Some(at));
     }
 
     /// The batch's event, dated by its latest query; `None` when empty.
+    ///
+    /// The proposal is built without checking its payload: every piece of it was checked to be
+    /// canonical as it was encoded, and the store checks the whole once more before writing.
     fn finish(mut self, day: String) -> Option<Batch> {
         let latest = self.latest?;
+        if let Some((_, suffix)) = self.open.take() {
+            self.payload.extend_from_slice(&suffix);
+        }
         self.payload.extend_from_slice(Self::CLOSE);
-        let (event_type, version) = ("access_logged", 2);
-        match ProposedEvent::from_canonical(
-            Uuid::now_v7(),
-            event_type,
-            version,
-            latest,
-            self.payload,
-        ) {
-            Ok(event) => Some(Batch { day, event, entries: self.entries }),
+        match ledger_core::event::normalize_timestamp(latest) {
+            Ok(effective_at) => {
+                let event = ProposedEvent {
+                    event_id: Uuid::now_v7(),
+                    event_type: "access_logged".to_owned(),
+                    schema_version: 3,
+                    effective_at,
+                    payload: self.payload,
+                };
+                Some(Batch { day, event, entries: self.entries })
+            }
             Err(e) => {
                 error!(error = %e, entries = self.entries, "access log batch could not be built");
                 None
             }
         }
+    }
+}
+
+/// A caller's fields as canonical text around its entries: `prefix` opens the caller's object
+/// up to its `entries` array, `suffix` closes the array and holds the fields after it.
+struct CallerText {
+    prefix: Vec<u8>,
+    suffix: Arc<[u8]>,
+}
+
+impl CallerText {
+    fn of(entry: &AccessLogged) -> Result<Self, ledger_core::canonical::CanonicalError> {
+        let caller = AccessLogCaller {
+            department: entry.department.clone(),
+            entries: Vec::new(),
+            principal_id: entry.principal_id.clone(),
+            token_id: entry.token_id,
+        };
+        let text = encode(&caller)?;
+        // Inside a JSON string every quote is escaped, so the first unescaped `"entries":[]`
+        // is the member itself.
+        const EMPTY: &[u8] = b"\"entries\":[]";
+        let Some(at) = text.windows(EMPTY.len()).position(|w| w == EMPTY) else {
+            return Err(ledger_core::canonical::CanonicalError::NotCanonical);
+        };
+        let split = at + EMPTY.len() - 1;
+        Ok(Self { prefix: text[..split].to_vec(), suffix: text[split..].into() })
     }
 }
 
@@ -321,30 +386,60 @@ fn pack(entries: Vec<AccessLogged>) -> Vec<Batch> {
     let mut batches = Vec::new();
     for (day, entries) in by_day {
         let mut filling = Filling::new();
-        for entry in entries {
-            let bytes = match encode(&entry) {
-                Ok(bytes) => bytes,
+        for (caller, entries) in by_caller(entries) {
+            let text = match CallerText::of(&entries[0]) {
+                Ok(text) => text,
                 Err(e) => {
-                    error!(error = %e, "access log entry could not be encoded; it is dropped");
+                    error!(error = %e, entries = entries.len(), "access log caller could not be \
+                        encoded; its entries are dropped");
                     continue;
                 }
             };
-            if !filling.fits(&bytes) {
-                batches.extend(std::mem::replace(&mut filling, Filling::new()).finish(day.clone()));
+            for entry in &entries {
+                let bytes = match encode(&entry.to_entry()) {
+                    Ok(bytes) => bytes,
+                    Err(e) => {
+                        error!(error = %e, "access log entry could not be encoded; it is dropped");
+                        continue;
+                    }
+                };
+                if !filling.fits(caller, &text, &bytes) {
+                    let full = std::mem::replace(&mut filling, Filling::new());
+                    batches.extend(full.finish(day.clone()));
+                }
+                filling.push(caller, &text, &bytes, entry.queried_at);
             }
-            filling.push(&bytes, entry.queried_at);
         }
         batches.extend(filling.finish(day));
     }
     batches
 }
 
-/// An entry's canonical JSON: `AccessLogged` declares its fields in key order, so `serde_json`
-/// writes it canonically and the scan only confirms it.
-fn encode(entry: &AccessLogged) -> Result<Vec<u8>, ledger_core::canonical::CanonicalError> {
-    match serde_json::to_vec(entry) {
+/// Entries grouped by caller (principal, token and department), callers in the order of their
+/// first entry and each caller's entries in their own order; the number is the caller's rank.
+fn by_caller(entries: Vec<AccessLogged>) -> Vec<(usize, Vec<AccessLogged>)> {
+    let mut groups: Vec<(usize, Vec<AccessLogged>)> = Vec::new();
+    let mut index: HashMap<(String, Uuid, Option<String>), usize> = HashMap::new();
+    for entry in entries {
+        let key = (entry.principal_id.clone(), entry.token_id, entry.department.clone());
+        let next = groups.len();
+        let at = *index.entry(key).or_insert(next);
+        if at == next {
+            groups.push((at, Vec::new()));
+        }
+        groups[at].1.push(entry);
+    }
+    groups
+}
+
+/// A value's canonical JSON: the access log's types declare their fields in key order, so
+/// `serde_json` writes them canonically and the scan only confirms it.
+fn encode<T: serde::Serialize>(
+    value: &T,
+) -> Result<Vec<u8>, ledger_core::canonical::CanonicalError> {
+    match serde_json::to_vec(value) {
         Ok(bytes) if ledger_core::canonical::is_plainly_canonical(&bytes) => Ok(bytes),
-        _ => ledger_core::canonical::to_canonical_vec_of(entry),
+        _ => ledger_core::canonical::to_canonical_vec_of(value),
     }
 }
 
@@ -357,7 +452,7 @@ pub fn day_of(at: DateTime<Utc>) -> String {
 #[cfg(test)]
 mod tests {
     use chrono::TimeZone;
-    use ledger_core::events::{AccessLogBatch, AccessQuery, DomainEvent};
+    use ledger_core::events::{AccessQuery, DomainEvent};
     use ledger_core::Hash32;
 
     use super::*;
@@ -382,12 +477,14 @@ mod tests {
     /// that the bytes are exactly the canonical form of that payload.
     fn entries_of(batch: &Batch) -> Vec<AccessLogged> {
         let event = &batch.event;
-        assert_eq!((event.event_type.as_str(), event.schema_version), ("access_logged", 2));
-        let parsed = DomainEvent::parse("access_logged", 2, &event.payload_value()).unwrap();
+        assert_eq!((event.event_type.as_str(), event.schema_version), ("access_logged", 3));
+        ledger_core::canonical::check_canonical(&event.payload).unwrap();
+        let parsed = DomainEvent::parse("access_logged", 3, &event.payload_value()).unwrap();
         assert_eq!(parsed.to_canonical_payload().unwrap(), event.payload);
-        let DomainEvent::AccessLoggedV2(AccessLogBatch { entries }) = parsed else {
+        let DomainEvent::AccessLoggedV3(callers) = parsed else {
             panic!("not a batch: {parsed:?}");
         };
+        let entries = callers.flatten();
         assert_eq!(entries.len(), batch.entries);
         entries
     }
@@ -418,9 +515,9 @@ mod tests {
         assert_eq!(batches[3].event.effective_at, next_day);
         assert_ne!(batches[0].event.event_id, batches[1].event.event_id);
 
-        // Entries of 10 KiB each: four fit under the byte limit, the fifth starts a new batch.
+        // Callers of 10 KiB each: four fit under the byte limit, the fifth starts a new batch.
         let wide = "x".repeat(10 * 1024);
-        let batches = pack((0..6).map(|_| entry(late, &wide)).collect());
+        let batches = pack((0..6).map(|i| entry(late, &format!("{i}{wide}"))).collect());
         let sizes: Vec<usize> = batches.iter().map(|b| b.entries).collect();
         assert_eq!(sizes, [4, 2]);
         for batch in &batches {
@@ -428,5 +525,33 @@ mod tests {
             assert!(batch.event.payload.len() <= BATCH_PAYLOAD_BYTES_MAX);
         }
         assert!(pack(Vec::new()).is_empty());
+    }
+
+    #[test]
+    fn callers_are_written_once_with_their_queries_in_order() {
+        let at = Utc.with_ymd_and_hms(2025, 6, 1, 8, 0, 0).unwrap();
+        let court = |i: u64| AccessLogged {
+            principal_id: "court".to_owned(),
+            department: None,
+            answer_items: i,
+            ..entry(at, "")
+        };
+        let tax = |i: u64| AccessLogged { answer_items: i, ..entry(at, "税务部门") };
+        let other_token = AccessLogged { token_id: Uuid::max(), ..tax(9) };
+        let entries = vec![tax(0), court(1), tax(2), other_token.clone(), court(4), tax(5)];
+        let batches = pack(entries);
+        assert_eq!(batches.len(), 1);
+        let payload = String::from_utf8(batches[0].event.payload.clone()).unwrap();
+        assert_eq!(payload.matches("\"principal_id\"").count(), 3, "{payload}");
+        assert_eq!(payload.matches("税务部门").count(), 2, "{payload}");
+        let read_back = entries_of(&batches[0]);
+        assert_eq!(read_back, [tax(0), tax(2), tax(5), court(1), court(4), other_token]);
+
+        // A caller split over two batches is opened again in the second.
+        let many: Vec<_> = (0..BATCH_ENTRIES_MAX as u64 + 3).map(tax).collect();
+        let batches = pack(many.clone());
+        assert_eq!(batches.len(), 2);
+        let read_back: Vec<AccessLogged> = batches.iter().flat_map(entries_of).collect();
+        assert_eq!(read_back, many);
     }
 }

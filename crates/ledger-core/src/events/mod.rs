@@ -49,8 +49,8 @@ pub use entity::{
     WebsiteRemoved,
 };
 pub use identity::{
-    AccessLogBatch, AccessLogged, AccessQuery, PrincipalRegistered, PrincipalRole, TokenIssued,
-    TokenRevoked,
+    AccessLogBatch, AccessLogCaller, AccessLogCallers, AccessLogEntry, AccessLogged, AccessQuery,
+    PrincipalRegistered, PrincipalRole, TokenIssued, TokenRevoked,
 };
 pub use lists::{
     AbnormalGround, AbnormalListEntered, AbnormalListRemoved, AbnormalRemovalReason, SeriousGround,
@@ -256,6 +256,7 @@ domain_events! {
     TokenRevokedV1(TokenRevoked) = ("token_revoked", 1),
     AccessLoggedV1(AccessLogged) = ("access_logged", 1),
     AccessLoggedV2(AccessLogBatch) = ("access_logged", 2),
+    AccessLoggedV3(AccessLogCallers) = ("access_logged", 3),
 }
 
 fn to_value<T: serde::Serialize>(payload: &T) -> Value {
