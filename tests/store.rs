@@ -66,6 +66,15 @@ async fn append_and_read_back(kind: Kind) {
     assert_eq!((head.version, head.hash, head.position), (3, prev, 2));
     assert_eq!(store.stream_head(&entity_stream(2)).await.unwrap().version, 0);
     assert_eq!(size(&store).await, 3);
+
+    // The header-only log read names each event's stream, from any position, within the limit.
+    let other = entity_stream(2);
+    store.append(sample_append(&other, 0, 1)).await.unwrap();
+    let streams = store.read_log_streams(1, 10).await.unwrap();
+    let expected = vec![(1, stream.clone()), (2, stream.clone()), (3, other.clone())];
+    assert_eq!(streams, expected);
+    assert_eq!(store.read_log_streams(0, 2).await.unwrap().len(), 2);
+    assert_eq!(store.read_log_streams(4, 10).await.unwrap(), vec![]);
     store.close().await;
 }
 

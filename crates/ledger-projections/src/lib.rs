@@ -230,11 +230,10 @@ impl Projector {
         // An entry this process wrote or checked moments ago needs no query: within
         // TIMELINE_TRUST only another process's projector could have changed it, and one
         // projector per database is the rule (see docs/projections.md).
-        if let Some((checked, view)) = &cached {
-            if checked.elapsed() < TIMELINE_TRUST {
-                return Ok(Some(view.clone()));
-            }
-        }
+        let cached = match cached {
+            Some((checked, view)) if checked.elapsed() < TIMELINE_TRUST => return Ok(Some(view)),
+            cached => cached,
+        };
         // A cached entry is checked by its position alone, a query that reads no timeline; an
         // entity not cached is read at once, since the position would only be read again.
         let was_cached = cached.is_some();
@@ -329,20 +328,22 @@ impl Projector {
         let mut applied = 0u64;
         let mut catalogue_changed = false;
         loop {
-            let page = self.store.read_log(position, TAIL_PAGE_EVENTS).await?;
-            let Some(last) = page.last().map(|e| e.position) else { break };
+            // Positions and streams only: the entities touched are read whole below, and the
+            // rest of the log (access-log events above all) is not needed here at all.
+            let page = self.store.read_log_streams(position, TAIL_PAGE_EVENTS).await?;
+            let Some(last) = page.last().map(|(position, _)| *position) else { break };
             let mut touched: Vec<StreamName> = page
                 .iter()
-                .filter(|e| e.stream.kind() == "entity")
-                .map(|e| e.stream.clone())
+                .filter(|(_, stream)| stream.kind() == "entity")
+                .map(|(_, stream)| stream.clone())
                 .collect();
             touched.sort();
             touched.dedup();
             // Only catalogue events the loaded catalogue does not include yet change anything.
             let known = self.catalogue_head();
-            catalogue_changed |= page.iter().any(|e| {
-                e.stream.as_str() == ledger_rules::CATALOGUE_STREAM
-                    && known.is_none_or(|head| e.position > head)
+            catalogue_changed |= page.iter().any(|(position, stream)| {
+                stream.as_str() == ledger_rules::CATALOGUE_STREAM
+                    && known.is_none_or(|head| *position > head)
             });
 
             let catalogue = self.catalogue();

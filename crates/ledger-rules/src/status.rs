@@ -154,6 +154,18 @@ pub enum TriggerKind {
     LicenceRevoked,
 }
 
+impl TriggerKind {
+    /// The name used in JSON (`abnormal_list`, `serious_list`, `penalty`, `licence_revoked`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AbnormalList => "abnormal_list",
+            Self::SeriousList => "serious_list",
+            Self::Penalty => "penalty",
+            Self::LicenceRevoked => "licence_revoked",
+        }
+    }
+}
+
 /// One joint-punishment measure applying to the entity over a stretch of time.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RestrictionInterval {
@@ -221,8 +233,15 @@ impl Timeline {
             known_at_position: self.known_at_position,
             lists: self.lists.iter().filter(|i| i.contains(date)).cloned().collect(),
             penalties: self.publications.iter().filter(|i| i.contains(date)).cloned().collect(),
-            restrictions: self.restrictions.iter().filter(|i| i.contains(date)).cloned().collect(),
+            restrictions: self.restrictions_at(date).cloned().collect(),
         }
+    }
+
+    /// The restrictions in force on `date`, in the timeline's order: what [`Timeline::at`]
+    /// returns as `restrictions`, without copying the lists and publications a partner's
+    /// answer does not show.
+    pub fn restrictions_at(&self, date: NaiveDate) -> impl Iterator<Item = &RestrictionInterval> {
+        self.restrictions.iter().filter(move |i| i.contains(date))
     }
 }
 
@@ -250,5 +269,23 @@ impl CreditStatus {
     /// Whether the measure applies on the date.
     pub fn is_restricted_by(&self, measure_id: &str) -> bool {
         self.restrictions.iter().any(|r| r.measure_id == measure_id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TriggerKind;
+
+    #[test]
+    fn trigger_names_are_their_json_names() {
+        for kind in [
+            TriggerKind::AbnormalList,
+            TriggerKind::SeriousList,
+            TriggerKind::Penalty,
+            TriggerKind::LicenceRevoked,
+        ] {
+            let json = serde_json::to_value(kind).expect("serialises");
+            assert_eq!(json.as_str(), Some(kind.as_str()), "{kind:?}");
+        }
     }
 }

@@ -99,6 +99,12 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiQuer
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        // Parameters that parse are parsed directly; only a failure goes through axum's
+        // extractor, whose message names the parameter at fault but which costs every request
+        // a path-tracking wrapper around the deserializer.
+        if let Ok(query) = serde_urlencoded::from_str(parts.uri.query().unwrap_or_default()) {
+            return Ok(ApiQuery(query));
+        }
         Query::<T>::from_request_parts(parts, state).await.map(|Query(q)| ApiQuery(q)).map_err(
             |e: QueryRejection| {
                 ApiError::InvalidParameter(format!(

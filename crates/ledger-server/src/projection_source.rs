@@ -43,16 +43,15 @@ impl ProjectionStatusSource {
         let Some(entity) = entity else {
             return Err(StatusError::UnknownEntity(query.code.to_string()));
         };
-        let status = entity.timeline.at(query.as_of);
         // The size this process knows needs no query; it is at least what the projection saw.
         let log_size = self.projector.store().known_size().max(entity.position + 1);
         Ok(EntityStatus {
             code: query.code,
-            name: entity.name,
             as_of: query.as_of,
             known_at: None,
             log_size,
-            restrictions: status.restrictions.iter().map(restriction).collect(),
+            restrictions: entity.timeline.restrictions_at(query.as_of).map(restriction).collect(),
+            name: entity.name,
         })
     }
 

@@ -139,10 +139,7 @@ fn name_of(events: &[RecordedEvent], known_position: u64) -> Option<String> {
 }
 
 pub(crate) fn restriction(r: &RestrictionInterval) -> Restriction {
-    let trigger = serde_json::to_value(r.trigger)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default();
+    let trigger = r.trigger.as_str();
     Restriction {
         measure_id: r.measure_id.clone(),
         department: r.department.clone(),

@@ -52,6 +52,9 @@ SELECT position, stream, stream_version, event_id, event_type, schema_version, e
        recorded_at, recorded_by, payload, prev_hash, hash
 FROM events WHERE position >= ? AND position < ? ORDER BY position LIMIT ?
 
+-- name: read_log_streams
+SELECT position, stream FROM events WHERE position >= ? AND position < ? ORDER BY position LIMIT ?
+
 -- name: stream_log
 SELECT position, stream, stream_version, event_id, event_type, schema_version, effective_at,
        recorded_at, recorded_by, payload, prev_hash, hash

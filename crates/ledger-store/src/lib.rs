@@ -523,6 +523,35 @@ impl Store {
         self.inner.native.events(sql, &[], &args).await
     }
 
+    /// The position and stream of each event in `[from_position, from_position + limit)`
+    /// (capped at [`READ_PAGE_EVENTS_MAX`]): what a reader that only routes events to streams
+    /// needs, without reading their payloads (an access-log event alone holds tens of
+    /// kilobytes).
+    pub async fn read_log_streams(
+        &self,
+        from_position: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, StreamName)>, StoreError> {
+        let limit = limit.min(READ_PAGE_EVENTS_MAX) as u64;
+        let rows = self
+            .db()
+            .query("read_log_streams")
+            .bind(db::to_i64(from_position))
+            .bind(db::to_i64(from_position.saturating_add(limit)))
+            .bind(READ_PAGE_EVENTS_MAX as i64)
+            .fetch_all(&self.db().pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let position = db::to_u64(row.try_get(0)?, "position")?;
+                let stream = StreamName::new(row.try_get::<String, _>(1)?).map_err(|e| {
+                    StoreError::Corrupt(format!("a stored stream name is invalid: {e}"))
+                })?;
+                Ok((position, stream))
+            })
+            .collect()
+    }
+
     /// The event at a position.
     pub async fn event_at(&self, position: u64) -> Result<RecordedEvent, StoreError> {
         let row = self
