@@ -352,6 +352,32 @@ impl NativePool {
         }
     }
 
+    /// Runs a query returning at most one row of an integer, an optional text and a text;
+    /// binds `args` in order. For the stored timeline a status lookup reads when its cache
+    /// misses: tens of kilobytes of JSON, which the `Any` driver would copy once more.
+    pub async fn optional_int_text_text(
+        &self,
+        sql: &str,
+        args: &[Bind<'_>],
+    ) -> Result<Option<(i64, Option<String>, String)>, StoreError> {
+        macro_rules! run {
+            ($pool:expr) => {{
+                let mut query = sqlx::query_as::<_, (i64, Option<String>, String)>(sql);
+                for arg in args {
+                    query = match arg {
+                        Bind::Int(v) => query.bind(*v),
+                        Bind::Text(v) => query.bind(*v),
+                    };
+                }
+                Ok(query.fetch_optional($pool).await?)
+            }};
+        }
+        match self {
+            Self::Sqlite(pool, _) => run!(pool),
+            Self::Postgres(pool) => run!(pool),
+        }
+    }
+
     /// Closes the pool.
     pub async fn close(&self) {
         match self {

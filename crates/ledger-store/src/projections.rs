@@ -533,19 +533,14 @@ impl Store {
         generation: i64,
         stream: &str,
     ) -> Result<Option<CachedTimeline>, StoreError> {
-        let db = &self.inner.db;
-        let row = db
-            .query("entity_timeline")
-            .bind(generation)
-            .bind(stream.to_owned())
-            .fetch_optional(&db.pool)
-            .await?;
-        match row {
+        let sql = self.inner.db.queries.get("entity_timeline");
+        let args = [db::Bind::Int(generation), db::Bind::Text(stream)];
+        match self.inner.native.optional_int_text_text(sql, &args).await? {
             None => Ok(None),
-            Some(row) => Ok(Some(CachedTimeline {
-                position: db::to_u64(row.try_get(0)?, "position")?,
-                name: row.try_get(1)?,
-                timeline: row.try_get(2)?,
+            Some((position, name, timeline)) => Ok(Some(CachedTimeline {
+                position: db::to_u64(position, "position")?,
+                name,
+                timeline,
             })),
         }
     }
