@@ -26,7 +26,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use ledger_core::event::ProposedEvent;
 use ledger_core::events::{AccessLogCaller, AccessLogged};
 use ledger_core::StreamName;
@@ -379,12 +379,15 @@ impl Writer {
 /// Groups entries by day, keeping their order, and cuts each day's run into batches of at
 /// most [`BATCH_ENTRIES_MAX`] entries and [`BATCH_PAYLOAD_BYTES_MAX`] bytes.
 fn pack(entries: Vec<AccessLogged>) -> Vec<Batch> {
-    let mut by_day: BTreeMap<String, Vec<AccessLogged>> = BTreeMap::new();
+    // Keyed by date and named once per day: formatting a date for every entry showed in
+    // profiles of the partner lookup.
+    let mut by_day: BTreeMap<NaiveDate, Vec<AccessLogged>> = BTreeMap::new();
     for entry in entries {
-        by_day.entry(day_of(entry.queried_at)).or_default().push(entry);
+        by_day.entry(cst_date(entry.queried_at)).or_default().push(entry);
     }
     let mut batches = Vec::new();
-    for (day, entries) in by_day {
+    for (date, entries) in by_day {
+        let day = date.format("%Y-%m-%d").to_string();
         let mut filling = Filling::new();
         for (caller, entries) in by_caller(entries) {
             let text = match CallerText::of(&entries[0]) {
@@ -443,10 +446,10 @@ fn encode<T: serde::Serialize>(
     }
 }
 
-/// The China Standard Time date of an instant, as `yyyy-mm-dd`: partners and auditors think
-/// in local days.
-pub fn day_of(at: DateTime<Utc>) -> String {
-    (at + chrono::Duration::hours(8)).format("%Y-%m-%d").to_string()
+/// The China Standard Time date of an instant: access-log streams are named by it
+/// (`access/yyyy-mm-dd`), since partners and auditors think in local days.
+fn cst_date(at: DateTime<Utc>) -> NaiveDate {
+    (at + chrono::Duration::hours(8)).date_naive()
 }
 
 #[cfg(test)]
