@@ -28,6 +28,7 @@ backend_tests!(
     personal_data_erasure,
     crash_keeps_acknowledged_appends,
     two_writers_never_fork_the_log,
+    a_failed_batch_gives_up_the_writer_role,
 );
 
 async fn size(store: &Store) -> u64 {
@@ -558,4 +559,61 @@ async fn two_writers_never_fork_the_log(kind: Kind) {
     let events = second.read_stream(&stream, 1, 100).await.unwrap();
     assert!(events.windows(2).all(|w| w[1].prev_hash == w[0].hash));
     second.close().await;
+}
+
+/// A batch the database refuses (here a trigger added behind the store's back) fails that
+/// batch only; on PostgreSQL it also gives up the writer role, closing the session that held
+/// the advisory lock, so that another process can take the role and this one retakes it later
+/// on a fresh session. A lock-holding session merely returned to the pool would keep the role
+/// from everyone else.
+async fn a_failed_batch_gives_up_the_writer_role(kind: Kind) {
+    let db = TestDb::new(kind);
+    let first = db.open().await;
+    let stream = entity_stream(41);
+    first.append(sample_append(&stream, 0, 1)).await.unwrap();
+
+    let raw = db.raw().await;
+    let refuse: &[&str] = match kind {
+        Kind::Sqlite => &["CREATE TRIGGER refuse_inserts BEFORE INSERT ON events \
+             BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"],
+        Kind::Postgres => &[
+            "CREATE FUNCTION refuse_inserts() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$",
+            "CREATE TRIGGER refuse_inserts BEFORE INSERT ON events \
+             FOR EACH ROW EXECUTE FUNCTION refuse_inserts()",
+        ],
+    };
+    for sql in refuse {
+        sqlx::query(sql).execute(&raw).await.unwrap();
+    }
+    let refused = first.append(sample_append(&stream, 1, 1)).await.unwrap_err();
+    assert!(refused.to_string().contains("refused by the test"), "{refused}");
+    let drop = match kind {
+        Kind::Sqlite => "DROP TRIGGER refuse_inserts",
+        Kind::Postgres => "DROP TRIGGER refuse_inserts ON events",
+    };
+    sqlx::query(drop).execute(&raw).await.unwrap();
+    raw.close().await;
+    assert_eq!(size(&first).await, 1, "the refused batch wrote nothing");
+
+    match kind {
+        Kind::Postgres => {
+            // The role is free: a second process takes it at once and appends.
+            let second = db.open().await;
+            let outcome = second.append(sample_append(&stream, 2, 1)).await.unwrap();
+            assert_eq!(outcome.events[0].position, 1);
+            let waiting = first.append(sample_append(&stream, 3, 1)).await.unwrap_err();
+            assert!(matches!(waiting, StoreError::Unavailable(_)), "{waiting}");
+            second.close().await;
+            let outcome = first.append(sample_append(&stream, 4, 1)).await.unwrap();
+            assert_eq!(outcome.events[0].position, 2);
+        }
+        Kind::Sqlite => {
+            let outcome = first.append(sample_append(&stream, 2, 1)).await.unwrap();
+            assert_eq!(outcome.events[0].position, 1);
+        }
+    }
+    let report = first.verify(|_| {}).await.unwrap();
+    assert!(report.is_ok(), "{:?}", report.problems);
+    first.close().await;
 }

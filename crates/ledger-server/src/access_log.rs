@@ -18,7 +18,8 @@
 //!    same ids (idempotent), keeping the entries;
 //! 4. on shutdown the task writes what is left before it ends.
 //!
-//! The price of batching: entries of the last interval before a crash can be lost. The answer
+//! The price of batching: a crash loses the entries not yet written, normally the last
+//! interval's, but up to the whole queue while the store refuses or delays appends. The answer
 //! hashes make a disputed answer provable for every entry that was written: the entry, the
 //! event holding it and the event's inclusion proof.
 

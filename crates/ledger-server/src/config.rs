@@ -1,8 +1,9 @@
 //! The service's limits and settings.
 //!
 //! Everything that grows with a request has a bound here, as a named constant with its unit in
-//! the name and a field of [`ServerConfig`] that defaults to it, so an operator can tighten or
-//! widen a bound without a rebuild and a test can make one small enough to hit.
+//! the name and a field of [`ServerConfig`] that defaults to it, so that a program embedding
+//! the service can tighten or widen a bound and a test can make one small enough to hit. The
+//! `credit-ledger` binary serves with the defaults: no flag or configuration key sets them yet.
 
 use std::fmt;
 use std::sync::Arc;

@@ -155,7 +155,7 @@ pub struct Db {
     pub queries: Queries,
 }
 
-/// A value bound to a statement of [`NativePool::optional_i64`].
+/// A value bound to a statement of [`NativePool::optional_row`].
 #[derive(Debug, Clone, Copy)]
 pub enum Bind<'a> {
     /// An integer.
@@ -326,43 +326,24 @@ impl NativePool {
         }
     }
 
-    /// Runs a query returning at most one row whose first column is an integer; binds
-    /// `args` in order. For the hot read path (status lookups), where the `Any` driver's
-    /// extra copies show.
-    pub async fn optional_i64(
+    /// Runs a query returning at most one row, decoded as the tuple `T`; binds `args` in
+    /// order. For the hot reads of status lookups (a timeline's position, and the stored
+    /// timeline itself on a cache miss: tens of kilobytes of JSON), where the `Any` driver's
+    /// extra copy of every value shows.
+    pub async fn optional_row<T>(
         &self,
         sql: &str,
         args: &[Bind<'_>],
-    ) -> Result<Option<i64>, StoreError> {
+    ) -> Result<Option<T>, StoreError>
+    where
+        T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+            + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+            + Send
+            + Unpin,
+    {
         macro_rules! run {
             ($pool:expr) => {{
-                let mut query = sqlx::query_scalar::<_, i64>(sql);
-                for arg in args {
-                    query = match arg {
-                        Bind::Int(v) => query.bind(*v),
-                        Bind::Text(v) => query.bind(*v),
-                    };
-                }
-                Ok(query.fetch_optional($pool).await?)
-            }};
-        }
-        match self {
-            Self::Sqlite(pool, _) => run!(pool),
-            Self::Postgres(pool) => run!(pool),
-        }
-    }
-
-    /// Runs a query returning at most one row of an integer, an optional text and a text;
-    /// binds `args` in order. For the stored timeline a status lookup reads when its cache
-    /// misses: tens of kilobytes of JSON, which the `Any` driver would copy once more.
-    pub async fn optional_int_text_text(
-        &self,
-        sql: &str,
-        args: &[Bind<'_>],
-    ) -> Result<Option<(i64, Option<String>, String)>, StoreError> {
-        macro_rules! run {
-            ($pool:expr) => {{
-                let mut query = sqlx::query_as::<_, (i64, Option<String>, String)>(sql);
+                let mut query = sqlx::query_as::<_, T>(sql);
                 for arg in args {
                     query = match arg {
                         Bind::Int(v) => query.bind(*v),

@@ -535,7 +535,7 @@ impl Store {
     ) -> Result<Option<CachedTimeline>, StoreError> {
         let sql = self.inner.db.queries.get("entity_timeline");
         let args = [db::Bind::Int(generation), db::Bind::Text(stream)];
-        match self.inner.native.optional_int_text_text(sql, &args).await? {
+        match self.inner.native.optional_row::<(i64, Option<String>, String)>(sql, &args).await? {
             None => Ok(None),
             Some((position, name, timeline)) => Ok(Some(CachedTimeline {
                 position: db::to_u64(position, "position")?,
@@ -553,7 +553,7 @@ impl Store {
     ) -> Result<Option<u64>, StoreError> {
         let sql = self.inner.db.queries.get("entity_timeline_head");
         let args = [db::Bind::Int(generation), db::Bind::Text(stream)];
-        let position = self.inner.native.optional_i64(sql, &args).await?;
+        let position = self.inner.native.optional_row::<(i64,)>(sql, &args).await?.map(|(p,)| p);
         position.map(|p| db::to_u64(p, "position")).transpose()
     }
 

@@ -225,12 +225,8 @@ impl Writer {
             self.process(batch).instrument(span).await;
         }
         self.maybe_checkpoint(true).await;
-        // Close the lock's session explicitly: returned to the pool it would keep the
-        // PostgreSQL advisory lock, and no other process could take the writer role.
         self.batch_conn = None;
-        if let Some(conn) = self.lock_conn.take().and_then(|m| m.into_inner().ok()) {
-            let _ = sqlx::Connection::close(conn.detach()).await;
-        }
+        self.release_writer_role().await;
         self.db.pool.close().await;
         info!(size = self.state.size, "writer stopped");
     }
@@ -272,8 +268,9 @@ impl Writer {
                 for (_, reply) in appends.drain(..) {
                     let _ = reply.send(Err(clone_err(&e)));
                 }
-                self.lock_conn = None;
+                // The role is taken again, on a fresh session, before the next batch.
                 self.batch_conn = None;
+                self.release_writer_role().await;
                 if let Err(reload) = self.reload().await {
                     error!(error = %reload, "could not reload writer state");
                 }
@@ -291,6 +288,16 @@ impl Writer {
         self.state = load_state(&self.db).await?;
         (self.state.last_checkpoint_size, self.state.last_checkpoint_at) = checkpoint;
         Ok(())
+    }
+
+    /// Gives up the writer role by closing the session that holds the advisory lock. Only
+    /// closing releases it: a connection merely returned to the pool would keep the lock, so
+    /// that no other process, and not even this one on another pooled session, could take
+    /// the role.
+    async fn release_writer_role(&mut self) {
+        if let Some(conn) = self.lock_conn.take().and_then(|m| m.into_inner().ok()) {
+            let _ = sqlx::Connection::close(conn.detach()).await;
+        }
     }
 
     /// On PostgreSQL, holds the advisory lock that makes this process the one writer.
