@@ -1406,6 +1406,8 @@ async fn operator_endpoints_and_shutdown(kind: Kind) {
     ] {
         assert!(text.contains(needle), "{needle} missing from:\n{text}");
     }
+    // This server runs no projector, so it reports no projection gauges rather than zeros.
+    assert!(!text.contains("ledger_projection_"), "{text}");
 
     // Appends in flight when shutdown starts are all answered and durable.
     let mut inflight = Vec::new();
@@ -1576,6 +1578,18 @@ async fn projection_source_answers_from_the_projection(kind: Kind) {
     let (position, lag, size) = (&state["position"], &state["lag"], &state["log_size"]);
     assert_eq!(position.as_u64().unwrap() + lag.as_u64().unwrap(), size.as_u64().unwrap());
     assert!(position.as_u64().unwrap() > 0, "{state}");
+    // The same figures as Prometheus gauges: the position only moves forward, and the lag is
+    // what separates it from the log size of the same scrape.
+    let text = env.client.get("/metrics", None).await.text();
+    let gauge = |name: &str| -> u64 {
+        let line = text.lines().find(|l| l.starts_with(&format!("{name} "))).unwrap_or_else(|| {
+            panic!("{name} missing from:\n{text}");
+        });
+        line[name.len() + 1..].parse().unwrap()
+    };
+    let scraped = gauge("ledger_projection_position");
+    assert!(scraped >= position.as_u64().unwrap(), "{text}");
+    assert_eq!(scraped + gauge("ledger_projection_lag_events"), gauge("ledger_log_size"));
     let generation = state["active_generation"].as_i64().unwrap();
     let started = env.client.post("/v1/admin/projections/rebuild", admin, &json!({})).await;
     assert_eq!(started.status, 202, "{}", started.text());

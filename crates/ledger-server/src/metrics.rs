@@ -148,8 +148,9 @@ impl Metrics {
         *stats.by_status.entry(status).or_insert(0) += 1;
     }
 
-    /// The Prometheus text exposition; `log_size` is read by the caller.
-    pub fn render(&self, log_size: Option<u64>) -> String {
+    /// The Prometheus text exposition; `log_size` and the projection's applied position (when
+    /// this server runs a projector) are read by the caller, the position first.
+    pub fn render(&self, log_size: Option<u64>, projection_position: Option<u64>) -> String {
         let mut out = String::with_capacity(8 * 1024);
         let counter = |out: &mut String, name: &str, help: &str, value: u64| {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}");
@@ -191,6 +192,21 @@ impl Metrics {
         if let Some(size) = log_size {
             header(&mut out, "ledger_log_size", "gauge", "Committed events in the log.");
             let _ = writeln!(out, "ledger_log_size {size}");
+        }
+        if let Some(position) = projection_position {
+            let name = "ledger_projection_position";
+            header(
+                &mut out,
+                name,
+                "gauge",
+                "Log position the active projection has applied up to.",
+            );
+            let _ = writeln!(out, "{name} {position}");
+            if let Some(size) = log_size {
+                let name = "ledger_projection_lag_events";
+                header(&mut out, name, "gauge", "Committed events the projection has not applied.");
+                let _ = writeln!(out, "{name} {}", size.saturating_sub(position));
+            }
         }
         let name = "ledger_append_batch_events";
         header(&mut out, name, "histogram", "Events per append request.");

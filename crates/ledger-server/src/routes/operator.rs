@@ -5,6 +5,7 @@ use axum::extract::State;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use ledger_projections::PROJECTION;
 
 use super::views::HealthView;
 use crate::problem::{ApiError, Problem};
@@ -47,8 +48,16 @@ pub async fn ready(State(state): State<AppState>) -> Result<Json<HealthView>, Ap
     responses((status = 200, body = String, content_type = "text/plain"))
 )]
 pub async fn metrics(State(state): State<AppState>) -> Response {
+    // The projection's position is read before the log's size, so the lag is never negative.
+    let projection = match state.projector() {
+        Some(projector) => {
+            let projection = projector.store().projection_state(PROJECTION).await;
+            projection.ok().map(|p| p.active_position)
+        }
+        None => None,
+    };
     let size = state.store().size().await.ok();
-    let mut response = state.metrics().render(size).into_response();
+    let mut response = state.metrics().render(size, projection).into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
