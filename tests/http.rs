@@ -38,6 +38,7 @@ backend_tests!(
     principals_and_revocation,
     partner_queries_are_scoped_and_logged,
     a_full_access_log_refuses_queries,
+    an_access_log_batch_the_store_refuses_holds_up_nothing,
     an_access_log_turned_off_records_nothing,
     change_feed_streams_and_resumes,
     rate_limit_answers_429,
@@ -1649,5 +1650,32 @@ async fn rules_source_folds_the_entity_stream(kind: Kind) {
         .problem(404, "not-found");
     // The change feed has no projection behind it yet.
     env.client.get("/v1/partners/me/changes", all).await.problem(503, "unavailable");
+    env.stop().await;
+}
+
+/// An access-log batch the store refuses as it stands (here one bulk check whose entry alone
+/// is over the largest event payload, possible once `check_codes_max` is raised) is dropped
+/// with an error, not retried forever in front of every later batch of its day.
+async fn an_access_log_batch_the_store_refuses_holds_up_nothing(kind: Kind) {
+    let config = ServerConfig {
+        check_codes_max: 4_000,
+        request_body_bytes_max: 256 * 1024,
+        ..test_config()
+    };
+    let mut env = start(kind, config).await;
+    let partner = env.token("partner");
+    let codes: Vec<String> = (1..=4_000).map(|n| code(n).to_string()).collect();
+    let reply =
+        env.client.post("/v1/entities/restrictions:check", partner, &json!({"codes": codes})).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    // Let the writer meet the oversized batch before the next entry is queued.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let path = format!("/v1/entities/{}/restrictions?as_of=2025-03-01", code(1));
+    assert_eq!(env.client.get(&path, partner).await.status, 200);
+
+    let entries = access_entries(&env, 1).await;
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert_eq!(entries[0]["query"], "restrictions", "{entries:?}");
+    assert_eq!(entries[0]["entities"], json!([code(1).to_string()]));
     env.stop().await;
 }

@@ -358,8 +358,15 @@ impl Writer {
             for chunk in batches.chunks(APPEND_EVENTS_MAX) {
                 let entries: usize = chunk.iter().map(|b| b.entries).sum();
                 if let Err(e) = self.append(&day, chunk).await {
-                    warn!(error = %e, day = %day, entries, "access log flush failed");
-                    self.packed.extend(chunk.iter().cloned());
+                    if e.is_retryable() {
+                        warn!(error = %e, day = %day, entries, "access log flush failed");
+                        self.packed.extend(chunk.iter().cloned());
+                    } else {
+                        // Refused as it stands (a batch the store will never take): retrying
+                        // would hold up every later batch of the day behind it for good.
+                        error!(error = %e, day = %day, entries, "access log entries refused by \
+                            the store; they are dropped");
+                    }
                 } else {
                     self.metrics.access_log_written(entries);
                     debug!(day = %day, entries, events = chunk.len(), "access log flushed");

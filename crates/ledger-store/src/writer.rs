@@ -86,6 +86,9 @@ impl Default for WriterLimits {
 /// How often a process without the writer role retries for it.
 const WRITER_LOCK_RETRY: Duration = Duration::from_millis(100);
 
+/// How long giving up the writer role waits for the lock's session to close.
+const WRITER_LOCK_CLOSE_MAX: Duration = Duration::from_secs(5);
+
 /// Scheduler turns the writer waits, after the queue runs dry, for more appends to join a batch
 /// (see `Writer::run`).
 const GATHER_TURNS: usize = 8;
@@ -296,7 +299,12 @@ impl Writer {
     /// the role.
     async fn release_writer_role(&mut self) {
         if let Some(conn) = self.lock_conn.take().and_then(|m| m.into_inner().ok()) {
-            let _ = sqlx::Connection::close(conn.detach()).await;
+            // After a network fault the close may never be answered; dropping the connection
+            // then ends the session from this side all the same.
+            let close = sqlx::Connection::close(conn.detach());
+            if tokio::time::timeout(WRITER_LOCK_CLOSE_MAX, close).await.is_err() {
+                warn!("closing the writer lock's session timed out; dropped it");
+            }
         }
     }
 
@@ -403,6 +411,9 @@ impl Writer {
                     looked_up = true;
                 }
                 Err(e) => {
+                    // The tree must not keep leaves that were never written: were the reload
+                    // after this failure to fail too, a checkpoint would sign them.
+                    (self.state.frontier, self.state.edge) = saved;
                     answer(appends, outcomes, Some(&e));
                     return Err(e);
                 }

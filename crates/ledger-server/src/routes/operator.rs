@@ -48,11 +48,15 @@ pub async fn ready(State(state): State<AppState>) -> Result<Json<HealthView>, Ap
     responses((status = 200, body = String, content_type = "text/plain"))
 )]
 pub async fn metrics(State(state): State<AppState>) -> Response {
-    // The projection's position is read before the log's size, so the lag is never negative.
+    // The projection's position is read before the log's size, so the lag is never negative;
+    // with reads only, since anyone may scrape.
     let projection = match state.projector() {
         Some(projector) => {
-            let projection = projector.store().projection_state(PROJECTION).await;
-            projection.ok().map(|p| p.active_position)
+            let store = projector.store();
+            match store.active_generation(PROJECTION).await {
+                Ok(generation) => store.generation_position(PROJECTION, generation).await.ok(),
+                Err(_) => None,
+            }
         }
         None => None,
     };
