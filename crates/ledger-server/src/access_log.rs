@@ -116,6 +116,20 @@ impl AccessLog {
         let Some(Running { shared, stop }) = &self.running else {
             return Ok(());
         };
+        // An entry must fit an event, or it could never be written: such a query is refused
+        // like any other that cannot be logged. Only a query naming many entities can come
+        // near the bound, so only those are measured.
+        if entry.entities.len() > ENTRY_MEASURED_ABOVE_ENTITIES {
+            let bytes = serde_json::to_vec(&entry).map_or(usize::MAX, |b| b.len());
+            if bytes > BATCH_PAYLOAD_BYTES_MAX {
+                return Err(ApiError::TooLarge(format!(
+                    "the access-log record of this query would take {bytes} bytes, more than \
+                     the {BATCH_PAYLOAD_BYTES_MAX} one record may; ask about fewer entities \
+                     ({} were named) at a time",
+                    entry.entities.len()
+                )));
+            }
+        }
         let queued = {
             let mut buffer = shared.buffer.lock().unwrap_or_else(|e| e.into_inner());
             if buffer.len() >= shared.queue_max || stop.is_closed() {
@@ -152,6 +166,10 @@ impl AccessLog {
         }
     }
 }
+
+/// Entities a query may name before its access-log entry is measured against
+/// [`BATCH_PAYLOAD_BYTES_MAX`]: with fewer, an entry is a small fraction of it.
+const ENTRY_MEASURED_ABOVE_ENTITIES: usize = 256;
 
 /// Entries in one `access_logged` event at most.
 pub const BATCH_ENTRIES_MAX: usize = 256;
