@@ -361,7 +361,12 @@ async fn register_all(mut env: Env) -> Env {
         ("auditor", json!({"principal_id": "audit", "name": "纪委", "roles": ["auditor"]})),
         (
             "partner",
-            json!({"principal_id": "tax", "name": "税务局", "roles": ["partner"], "department": TAX}),
+            json!({
+                "principal_id": "tax",
+                "name": "税务局",
+                "roles": ["partner"],
+                "department": TAX,
+            }),
         ),
         (
             "partner_all",
@@ -1484,8 +1489,11 @@ fn every_route_is_documented() {
 fn serious_food_case(n: u64) -> Value {
     let authority = json!({"name": "天水市市场监督管理局"});
     let basis = |article: &str| {
-        json!({"document": "《市场监督管理严重违法失信名单管理办法》", "article": article,
-            "version": "2021-07-30"})
+        json!({
+            "document": "《市场监督管理严重违法失信名单管理办法》",
+            "article": article,
+            "version": "2021-07-30",
+        })
     };
     let penalty = event(
         "penalty_decided",

@@ -36,7 +36,8 @@ pub enum KeyCommand {
 pub enum PrincipalCommand {
     /// Register a principal.
     #[command(after_help = "Examples:\n  \
-        credit-ledger principal add tax-bureau --name 天水市税务局 --role partner --department 税务部门\n  \
+        credit-ledger principal add tax-bureau --name 天水市税务局 --role partner \
+          --department 税务部门\n  \
         credit-ledger principal add case-system --name 案件系统 --role recorder\n  \
         credit-ledger principal add inspector --name 纪检审计 --role auditor --token")]
     Add(AddPrincipal),

@@ -57,7 +57,10 @@ fn samples() -> Vec<(&'static str, u32, Value)> {
             1,
             json!({
                 "credit_code": "92620502MA7C1D2E9H",
-                "check_override": {"reason": "2015年试点赋码", "evidence": "营业执照副本 No. 0012345"},
+                "check_override": {
+                    "reason": "2015年试点赋码",
+                    "evidence": "营业执照副本 No. 0012345",
+                },
                 "name": "秦州区老马牛肉面馆",
                 "entity_kind": "individual_business",
                 "registered_address": "甘肃省天水市秦州区民主西路3号",
@@ -87,7 +90,13 @@ fn samples() -> Vec<(&'static str, u32, Value)> {
             json!({
                 "decision_number": "天市监处罚〔2025〕31号",
                 "authority": authority(),
-                "legal_basis": [basis("《中华人民共和国公司法》", "第二百六十条", "2023-12-29")],
+                "legal_basis": [
+                    basis(
+                        "《中华人民共和国公司法》",
+                        "第二百六十条",
+                        "2023-12-29",
+                    ),
+                ],
                 "decision_date": "2025-05-20",
             }),
         ),
@@ -242,7 +251,10 @@ fn samples() -> Vec<(&'static str, u32, Value)> {
             "objection_raised",
             1,
             json!({
-                "about": {"kind": "abnormal_entry", "decision_number": "天市监异入〔2025〕105号"},
+                "about": {
+                    "kind": "abnormal_entry",
+                    "decision_number": "天市监异入〔2025〕105号",
+                },
                 "raised_by": "entity",
                 "objection_date": "2025-07-30",
                 "grounds": "年度报告已于6月28日报送，系统未同步",
@@ -253,7 +265,10 @@ fn samples() -> Vec<(&'static str, u32, Value)> {
             1,
             json!({
                 "objection_event_id": "01900000-0000-7000-8000-0000000000a1",
-                "about": {"kind": "abnormal_entry", "decision_number": "天市监异入〔2025〕105号"},
+                "about": {
+                    "kind": "abnormal_entry",
+                    "decision_number": "天市监异入〔2025〕105号",
+                },
                 "outcome": "upheld",
                 "authority": authority(),
                 "decision_date": "2025-08-12",
@@ -268,7 +283,13 @@ fn samples() -> Vec<(&'static str, u32, Value)> {
                 "department": "财政部门",
                 "title": "依法限制参与政府采购活动",
                 "trigger": "serious_list",
-                "legal_basis": [basis("《中华人民共和国政府采购法》", "第二十二条", "2014-08-31")],
+                "legal_basis": [
+                    basis(
+                        "《中华人民共和国政府采购法》",
+                        "第二十二条",
+                        "2014-08-31",
+                    ),
+                ],
                 "duration": "while_listed",
                 "in_force_from": "2021-09-01",
             }),
@@ -306,8 +327,11 @@ fn samples() -> Vec<(&'static str, u32, Value)> {
                 "commitment_ids": ["01900000-0000-7000-8000-000000000001"],
                 "requested_by": "data_subject",
                 "ground": "retention_period_ended",
-                "legal_basis": [basis("《中华人民共和国个人信息保护法》", "第四十七条第一款第（二）项",
-                    "2021-08-20")],
+                "legal_basis": [basis(
+                    "《中华人民共和国个人信息保护法》",
+                    "第四十七条第一款第（二）项",
+                    "2021-08-20",
+                )],
                 "request_reference": "天市监个删〔2031〕2号",
                 "erasure_date": "2031-01-15",
             }),
@@ -468,10 +492,20 @@ fn penalty_decided() -> Value {
         "confiscated_fen": 123_456,
         "procedure": "ordinary",
         "violation_facts": "经营超过保质期的食品",
-        "violated_provisions": [basis("《中华人民共和国食品安全法》", "第三十四条第（十）项",
-            "2021-04-29")],
-        "penalty_provisions": [basis("《中华人民共和国食品安全法》", "第一百二十四条第一款",
-            "2021-04-29")],
+        "violated_provisions": [
+            basis(
+                "《中华人民共和国食品安全法》",
+                "第三十四条第（十）项",
+                "2021-04-29",
+            ),
+        ],
+        "penalty_provisions": [
+            basis(
+                "《中华人民共和国食品安全法》",
+                "第一百二十四条第一款",
+                "2021-04-29",
+            ),
+        ],
         "aggravated": false,
         "restriction_period_days": 365,
     })
