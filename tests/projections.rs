@@ -215,7 +215,7 @@ async fn interrupted_rebuild_resumes(kind: Kind) {
         .write_projection(
             PROJECTION,
             building.generation,
-            &[rows],
+            vec![rows],
             true,
             None,
             Some(first.as_str()),

@@ -366,7 +366,7 @@ impl Projector {
                 entities.push(rows);
             }
             self.store
-                .write_projection(PROJECTION, generation, &entities, false, Some(last + 1), None)
+                .write_projection(PROJECTION, generation, entities, false, Some(last + 1), None)
                 .await?;
             // This process's tailer is the projection's writer: what it just committed is what
             // lookups should see, with no query to find out.
@@ -431,7 +431,7 @@ impl Projector {
         let writer = tokio::spawn(async move {
             while let Some((batch, after)) = batches_rx.recv().await {
                 writer_store
-                    .write_projection(PROJECTION, generation, &batch, true, None, Some(&after))
+                    .write_projection(PROJECTION, generation, batch, true, None, Some(&after))
                     .await?;
             }
             Ok::<(), StoreError>(())
@@ -471,7 +471,7 @@ impl Projector {
             .write_projection(
                 PROJECTION,
                 generation,
-                &batch,
+                batch,
                 true,
                 Some(building.snapshot),
                 after.as_deref(),

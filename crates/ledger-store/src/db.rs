@@ -19,7 +19,7 @@ use sqlx::{AnyPool, Arguments as _, Executor as _};
 use uuid::Uuid;
 
 use crate::error::StoreError;
-use crate::sqlite_direct::DirectReader;
+use crate::sqlite_direct::DirectSqlite;
 
 /// Which database a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -172,7 +172,7 @@ pub enum Bind<'a> {
 #[derive(Debug, Clone)]
 pub enum NativePool {
     /// SQLite, with direct connections for bulk reads when the database is a file.
-    Sqlite(sqlx::SqlitePool, Option<Arc<DirectReader>>),
+    Sqlite(sqlx::SqlitePool, Option<Arc<DirectSqlite>>),
     /// PostgreSQL.
     Postgres(sqlx::PgPool),
 }
@@ -209,7 +209,7 @@ impl NativePool {
                 let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)?;
                 let path = options.get_filename();
                 let file = path != Path::new(":memory:") && !url.contains("mode=memory");
-                let direct = file.then(|| Arc::new(DirectReader::new(path)));
+                let direct = file.then(|| Arc::new(DirectSqlite::new(path)));
                 Self::Sqlite(pool!(sqlx::sqlite::SqlitePoolOptions), direct)
             }
             Backend::Postgres => Self::Postgres(pool!(sqlx::postgres::PgPoolOptions)),
@@ -362,7 +362,12 @@ impl NativePool {
     /// Closes the pool.
     pub async fn close(&self) {
         match self {
-            Self::Sqlite(pool, _) => pool.close().await,
+            Self::Sqlite(pool, direct) => {
+                pool.close().await;
+                if let Some(direct) = direct {
+                    direct.close();
+                }
+            }
             Self::Postgres(pool) => pool.close().await,
         }
     }
@@ -376,7 +381,7 @@ pub(crate) const SQLITE_CACHE_KIB: u64 = 64 * 1024;
 
 /// WAL pages after which a committing SQLite connection checkpoints by itself, if the
 /// background checkpointer has fallen behind (SQLite's default is 1,000).
-const WAL_AUTOCHECKPOINT_PAGES: u64 = 16_384;
+pub(crate) const WAL_AUTOCHECKPOINT_PAGES: u64 = 16_384;
 
 /// How often the background task checkpoints the SQLite WAL.
 pub const WAL_CHECKPOINT_INTERVAL: Duration = Duration::from_millis(250);

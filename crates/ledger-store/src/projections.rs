@@ -233,34 +233,173 @@ fn change_from_row(
     })
 }
 
-/// Every row of one kind across `entities`, paired with its entity's stream.
-fn rows_of<'a, T>(
-    entities: &'a [EntityRows],
-    rows: impl Fn(&'a EntityRows) -> &'a Vec<T>,
-) -> Vec<(&'a str, &'a T)> {
-    entities.iter().flat_map(|e| rows(e).iter().map(move |r| (e.stream.as_str(), r))).collect()
+/// One value of a projection row, as both write paths bind it.
+#[derive(Debug, Clone, Copy)]
+enum Col<'a> {
+    Int(i64),
+    Text(&'a str),
+    /// Stored as `YYYY-MM-DD` text.
+    Date(NaiveDate),
+    Null,
 }
 
-/// Inserts `rows` with multi-row statements (`prefix`, tuples of `columns` values, `suffix`),
-/// binding each row's values with `bind`.
-async fn insert_rows<T>(
-    db: &db::Db,
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-    prefix: &str,
-    suffix: &str,
-    columns: usize,
-    rows: &[T],
-    mut bind: impl FnMut(&mut AnyArguments<'static>, &T) -> Result<(), StoreError>,
-) -> Result<(), StoreError> {
-    for chunk in rows.chunks(db::ROWS_PER_STATEMENT_MAX) {
-        let sql = db.values_statement(prefix, suffix, chunk.len(), columns);
-        let mut args = AnyArguments::default();
-        for row in chunk {
-            bind(&mut args, row)?;
-        }
-        sqlx::query_with(&sql, args).execute(&mut **tx).await?;
+impl<'a> Col<'a> {
+    fn opt_text(value: Option<&'a str>) -> Self {
+        value.map_or(Col::Null, Col::Text)
     }
-    Ok(())
+
+    fn opt_date(value: Option<NaiveDate>) -> Self {
+        value.map_or(Col::Null, Col::Date)
+    }
+
+    fn position(value: u64) -> Self {
+        Col::Int(db::to_i64(value))
+    }
+
+    fn bind_any(self, args: &mut AnyArguments<'static>) -> Result<(), StoreError> {
+        match self {
+            Col::Int(v) => add(args, v),
+            Col::Text(v) => add(args, v.to_owned()),
+            Col::Date(v) => add(args, v.to_string()),
+            Col::Null => add(args, None::<String>),
+        }
+    }
+
+    fn bind_direct(self, statement: &mut rusqlite::Statement<'_>, index: usize) -> rusqlite::Result<()> {
+        match self {
+            Col::Int(v) => statement.raw_bind_parameter(index, v),
+            Col::Text(v) => statement.raw_bind_parameter(index, v),
+            Col::Date(v) => statement.raw_bind_parameter(index, v.to_string()),
+            Col::Null => statement.raw_bind_parameter(index, rusqlite::types::Null),
+        }
+    }
+}
+
+/// The tables one projection write inserts into, in the order it inserts.
+#[derive(Debug, Clone, Copy)]
+enum Table {
+    Timelines,
+    Restrictions,
+    Lists,
+    Disclosures,
+    Changes,
+}
+
+impl Table {
+    const ALL: [Table; 5] =
+        [Table::Timelines, Table::Restrictions, Table::Lists, Table::Disclosures, Table::Changes];
+
+    /// The names of the statement's `INSERT ... VALUES` and of what follows the values.
+    fn statements(self) -> (&'static str, Option<&'static str>) {
+        match self {
+            Table::Timelines => ("upsert_timelines_prefix", Some("upsert_timelines_suffix")),
+            Table::Restrictions => ("insert_restrictions_prefix", None),
+            Table::Lists => ("insert_lists_prefix", None),
+            Table::Disclosures => ("insert_disclosures_prefix", None),
+            Table::Changes => ("insert_changes_prefix", None),
+        }
+    }
+
+    fn columns(self) -> usize {
+        match self {
+            Table::Timelines => 5,
+            Table::Restrictions => 8,
+            Table::Lists => 7,
+            Table::Disclosures => 6,
+            Table::Changes => 9,
+        }
+    }
+
+    /// The values of every row of this table across `entities`, row after row. Feed entries
+    /// are numbered from `last_seq + 1`.
+    fn values<'a>(self, generation: i64, entities: &'a [EntityRows], last_seq: i64) -> Vec<Col<'a>> {
+        let mut out = Vec::new();
+        let mut seq = last_seq;
+        for e in entities {
+            let stream = Col::Text(&e.stream);
+            match self {
+                Table::Timelines => out.extend([
+                    Col::Int(generation),
+                    stream,
+                    Col::position(e.position),
+                    Col::opt_text(e.name.as_deref()),
+                    Col::Text(&e.timeline),
+                ]),
+                Table::Restrictions => {
+                    for r in &e.restrictions {
+                        out.extend([
+                            Col::Int(generation),
+                            Col::Text(&r.department),
+                            stream,
+                            Col::Text(&r.measure_id),
+                            Col::Date(r.start),
+                            Col::opt_date(r.end),
+                            Col::Text(&r.trigger),
+                            Col::position(r.position),
+                        ]);
+                    }
+                }
+                Table::Lists => {
+                    for r in &e.lists {
+                        out.extend([
+                            Col::Int(generation),
+                            stream,
+                            Col::Text(&r.list),
+                            Col::Text(&r.ground),
+                            Col::Date(r.start),
+                            Col::opt_date(r.end),
+                            Col::position(r.position),
+                        ]);
+                    }
+                }
+                Table::Disclosures => {
+                    for r in &e.disclosures {
+                        out.extend([
+                            Col::Int(generation),
+                            stream,
+                            Col::Text(&r.decision_number),
+                            Col::Date(r.start),
+                            Col::opt_date(r.end),
+                            Col::position(r.position),
+                        ]);
+                    }
+                }
+                Table::Changes => {
+                    for r in &e.changes {
+                        seq += 1;
+                        out.extend([
+                            Col::Int(generation),
+                            Col::Int(seq),
+                            Col::Text(&r.department),
+                            stream,
+                            Col::Text(&r.measure_id),
+                            Col::Text(&r.change),
+                            Col::Date(r.start),
+                            Col::opt_date(r.end),
+                            Col::position(r.position),
+                        ]);
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// The statements that delete an entity's rows before a refold writes them again.
+const DELETE_ENTITY_ROWS: [&str; 3] =
+    ["delete_entity_restrictions", "delete_entity_lists", "delete_entity_disclosures"];
+
+/// One call of [`Store::write_projection`], owned so that it can move to a blocking thread.
+#[derive(Debug)]
+struct ProjectionWrite {
+    name: String,
+    checkpoint: String,
+    generation: i64,
+    entities: Vec<EntityRows>,
+    fresh: bool,
+    position: Option<u64>,
+    after_stream: Option<String>,
 }
 
 fn checkpoint_name(name: &str, generation: i64) -> String {
@@ -380,150 +519,144 @@ impl Store {
     ///
     /// `fresh` says the entities have no rows in this generation yet (a rebuild), which saves
     /// the deletes. `position` is the new checkpoint (the next position to apply); on a
-    /// rebuild `after_stream` is the last stream finished.
+    /// rebuild `after_stream` is the last stream finished. On a SQLite file the write goes
+    /// through the direct connection (see [`crate::sqlite_direct`]), elsewhere through sqlx;
+    /// the statements are the same.
     pub async fn write_projection(
         &self,
         name: &str,
         generation: i64,
-        entities: &[EntityRows],
+        entities: Vec<EntityRows>,
         fresh: bool,
         position: Option<u64>,
         after_stream: Option<&str>,
     ) -> Result<(), StoreError> {
+        let write = ProjectionWrite {
+            checkpoint: checkpoint_name(name, generation),
+            name: name.to_owned(),
+            generation,
+            entities,
+            fresh,
+            position,
+            after_stream: after_stream.map(str::to_owned),
+        };
+        if let db::NativePool::Sqlite(_, Some(direct)) = &self.inner.native {
+            let (direct, store) = (direct.clone(), self.clone());
+            return tokio::task::spawn_blocking(move || {
+                direct.write(|tx| store.write_projection_direct(tx, &write))
+            })
+            .await
+            .map_err(|e| StoreError::Direct(format!("the projection write task failed: {e}")))?;
+        }
+        self.write_projection_sqlx(&write).await
+    }
+
+    async fn write_projection_sqlx(&self, w: &ProjectionWrite) -> Result<(), StoreError> {
         let db = &self.inner.db;
         let q = &db.queries;
         let mut tx = db.pool.begin().await?;
-
-        if !fresh {
-            for entity in entities {
-                for statement in [
-                    "delete_entity_restrictions",
-                    "delete_entity_lists",
-                    "delete_entity_disclosures",
-                ] {
+        if !w.fresh {
+            for entity in &w.entities {
+                for statement in DELETE_ENTITY_ROWS {
                     db.query(statement)
-                        .bind(generation)
+                        .bind(w.generation)
                         .bind(entity.stream.clone())
                         .execute(&mut *tx)
                         .await?;
                 }
             }
         }
-
-        let timelines = q.get("upsert_timelines_suffix");
-        insert_rows(
-            db,
-            &mut tx,
-            q.get("upsert_timelines_prefix"),
-            timelines,
-            5,
-            entities,
-            |a, e| {
-                add(a, generation)?;
-                add(a, e.stream.clone())?;
-                add(a, db::to_i64(e.position))?;
-                add(a, e.name.clone())?;
-                add(a, e.timeline.clone())
-            },
-        )
-        .await?;
-
-        let restrictions: Vec<(&str, &RestrictionRow)> = rows_of(entities, |e| &e.restrictions);
-        insert_rows(
-            db,
-            &mut tx,
-            q.get("insert_restrictions_prefix"),
-            "",
-            8,
-            &restrictions,
-            |a, (stream, r)| {
-                add(a, generation)?;
-                add(a, r.department.clone())?;
-                add(a, (*stream).to_owned())?;
-                add(a, r.measure_id.clone())?;
-                add(a, r.start.to_string())?;
-                add(a, r.end.map(|d| d.to_string()))?;
-                add(a, r.trigger.clone())?;
-                add(a, db::to_i64(r.position))
-            },
-        )
-        .await?;
-
-        let lists: Vec<(&str, &ListRow)> = rows_of(entities, |e| &e.lists);
-        insert_rows(db, &mut tx, q.get("insert_lists_prefix"), "", 7, &lists, |a, (stream, r)| {
-            add(a, generation)?;
-            add(a, (*stream).to_owned())?;
-            add(a, r.list.clone())?;
-            add(a, r.ground.clone())?;
-            add(a, r.start.to_string())?;
-            add(a, r.end.map(|d| d.to_string()))?;
-            add(a, db::to_i64(r.position))
-        })
-        .await?;
-
-        let disclosures: Vec<(&str, &DisclosureRow)> = rows_of(entities, |e| &e.disclosures);
-        insert_rows(
-            db,
-            &mut tx,
-            q.get("insert_disclosures_prefix"),
-            "",
-            6,
-            &disclosures,
-            |a, (stream, r)| {
-                add(a, generation)?;
-                add(a, (*stream).to_owned())?;
-                add(a, r.decision_number.clone())?;
-                add(a, r.start.to_string())?;
-                add(a, r.end.map(|d| d.to_string()))?;
-                add(a, db::to_i64(r.position))
-            },
-        )
-        .await?;
-
-        let changes: Vec<(&str, &ChangeRow)> = rows_of(entities, |e| &e.changes);
-        if !changes.is_empty() {
-            let row = db.query("max_change_seq").bind(generation).fetch_one(&mut *tx).await?;
-            let mut seq: i64 = row.try_get(0)?;
-            insert_rows(
-                db,
-                &mut tx,
-                q.get("insert_changes_prefix"),
-                "",
-                9,
-                &changes,
-                |a, (stream, r)| {
-                    seq += 1;
-                    add(a, generation)?;
-                    add(a, seq)?;
-                    add(a, r.department.clone())?;
-                    add(a, (*stream).to_owned())?;
-                    add(a, r.measure_id.clone())?;
-                    add(a, r.change.clone())?;
-                    add(a, r.start.to_string())?;
-                    add(a, r.end.map(|d| d.to_string()))?;
-                    add(a, db::to_i64(r.position))
-                },
-            )
-            .await?;
+        let last_seq: i64 = if w.entities.iter().any(|e| !e.changes.is_empty()) {
+            db.query("max_change_seq").bind(w.generation).fetch_one(&mut *tx).await?.try_get(0)?
+        } else {
+            0
+        };
+        for table in Table::ALL {
+            let values = table.values(w.generation, &w.entities, last_seq);
+            let (prefix, suffix) = table.statements();
+            let (prefix, suffix) = (q.get(prefix), suffix.map_or("", |s| q.get(s)));
+            let columns = table.columns();
+            for chunk in values.chunks(db::ROWS_PER_STATEMENT_MAX * columns) {
+                let sql = db.values_statement(prefix, suffix, chunk.len() / columns, columns);
+                let mut args = AnyArguments::default();
+                for value in chunk {
+                    value.bind_any(&mut args)?;
+                }
+                sqlx::query_with(&sql, args).execute(&mut *tx).await?;
+            }
         }
-
-        if let Some(position) = position {
+        if let Some(position) = w.position {
             db.query("put_projection_checkpoint")
-                .bind(checkpoint_name(name, generation))
+                .bind(w.checkpoint.clone())
                 .bind(db::to_i64(position))
                 .bind(0i64)
                 .execute(&mut *tx)
                 .await?;
         }
-        if let Some(after) = after_stream {
+        if let Some(after) = &w.after_stream {
             db.query("rebuild_progress")
-                .bind(after.to_owned())
-                .bind(name.to_owned())
-                .bind(generation)
+                .bind(after.clone())
+                .bind(w.name.clone())
+                .bind(w.generation)
                 .execute(&mut *tx)
                 .await?;
         }
         tx.commit().await?;
+        Ok(())
+    }
+
+    /// [`Self::write_projection_sqlx`] on the direct SQLite connection, inside `tx`: one
+    /// prepared single-row statement per table, executed row after row.
+    fn write_projection_direct(
+        &self,
+        tx: &rusqlite::Transaction<'_>,
+        w: &ProjectionWrite,
+    ) -> Result<(), StoreError> {
+        use crate::sqlite_direct::failed;
+        let db = &self.inner.db;
+        let q = &db.queries;
+        if !w.fresh {
+            for statement in DELETE_ENTITY_ROWS {
+                let mut statement = tx.prepare_cached(q.get(statement)).map_err(failed)?;
+                for entity in &w.entities {
+                    statement.execute((w.generation, entity.stream.as_str())).map_err(failed)?;
+                }
+            }
+        }
+        let last_seq: i64 = if w.entities.iter().any(|e| !e.changes.is_empty()) {
+            tx.query_row(q.get("max_change_seq"), [w.generation], |row| row.get(0))
+                .map_err(failed)?
+        } else {
+            0
+        };
+        for table in Table::ALL {
+            let values = table.values(w.generation, &w.entities, last_seq);
+            if values.is_empty() {
+                continue;
+            }
+            let (prefix, suffix) = table.statements();
+            let (prefix, suffix) = (q.get(prefix), suffix.map_or("", |s| q.get(s)));
+            let columns = table.columns();
+            let sql = db.values_statement(prefix, suffix, 1, columns);
+            let mut statement = tx.prepare_cached(&sql).map_err(failed)?;
+            for row in values.chunks(columns) {
+                for (index, value) in row.iter().enumerate() {
+                    value.bind_direct(&mut statement, index + 1).map_err(failed)?;
+                }
+                statement.raw_execute().map_err(failed)?;
+            }
+        }
+        if let Some(position) = w.position {
+            tx.execute(
+                q.get("put_projection_checkpoint"),
+                (w.checkpoint.as_str(), db::to_i64(position), 0i64),
+            )
+            .map_err(failed)?;
+        }
+        if let Some(after) = &w.after_stream {
+            tx.execute(q.get("rebuild_progress"), (after.as_str(), w.name.as_str(), w.generation))
+                .map_err(failed)?;
+        }
         Ok(())
     }
 
