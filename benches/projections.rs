@@ -1,8 +1,10 @@
 //! Projection rebuild and status lookups against a raw scan of the same events.
 //!
 //! Run: `cargo bench --bench projections` (10,000 entities of 100 events, 1M events;
-//! `BENCH_ENTITIES=1000` for a quick run). SQLite only: the rebuild's cost is the fold and
-//! the writes, which the store benchmark already measures on both backends.
+//! `BENCH_ENTITIES=1000` for a quick run; `BENCH_REBUILDS=5` for the median of five rebuilds,
+//! each after the first also deleting the generation the one before swapped in). SQLite only:
+//! the rebuild's cost is the fold and the writes, which the store benchmark already measures on
+//! both backends.
 
 #![allow(clippy::print_stdout)] // a load harness reports on stdout
 
@@ -114,9 +116,7 @@ fn main() {
         let (scanned, scan_elapsed) = support::raw_scan(Kind::Sqlite, &db).await;
         let (direct_scanned, direct_elapsed) = support::direct_scan(&db);
         let projector = Projector::new(store.clone()).await.unwrap();
-        eprintln!("PROFILE rebuild start {:?}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64());
         let mut report = projector.rebuild(|_| {}).await.unwrap();
-        eprintln!("PROFILE rebuild end {:?}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64());
         let mut rates = vec![per_sec(report.events, report.elapsed)];
         // Further rebuilds (`BENCH_REBUILDS`, for profiling the rebuild alone or a median of
         // several) each replace the generation the previous one swapped in.
@@ -130,11 +130,13 @@ fn main() {
         let direct_rate = per_sec(direct_scanned, direct_elapsed);
         println!(
             "rebuild            {:>10.0} events/s   sqlx scan {:>9.0} rows/s   ratio {:.2}   \
-             ({} entities in {:.1} s)\n{:>49} {:>9.0} rows/s   ratio {:.2}",
+             ({} entities; median of {} rebuilds, the last {:.1} s)\n{:>49} {:>9.0} rows/s   \
+             ratio {:.2}",
             rebuild_rate,
             scan_rate,
             rebuild_rate / scan_rate,
             report.entities,
+            rates.len(),
             report.elapsed.as_secs_f64(),
             "direct scan",
             direct_rate,

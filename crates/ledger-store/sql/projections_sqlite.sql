@@ -37,14 +37,15 @@ SET position = excluded.position, name = excluded.name, timeline = excluded.time
 
 -- name: insert_restrictions_prefix
 INSERT INTO restriction_index (generation, department, stream, measure_id, start_date,
-                               end_date, trigger, position) VALUES
+                               end_date, trigger, position, ordinal) VALUES
 
 -- name: insert_lists_prefix
-INSERT INTO list_index (generation, stream, list, ground, start_date, end_date, position) VALUES
+INSERT INTO list_index (generation, stream, list, ground, start_date, end_date, position,
+                        ordinal) VALUES
 
 -- name: insert_disclosures_prefix
-INSERT INTO disclosures (generation, stream, decision_number, start_date, end_date, position)
-VALUES
+INSERT INTO disclosures (generation, stream, decision_number, start_date, end_date, position,
+                         ordinal) VALUES
 
 -- name: insert_changes_prefix
 INSERT INTO restriction_changes (generation, seq, department, stream, measure_id, change,

@@ -76,8 +76,9 @@ impl DirectSqlite {
             return Err(StoreError::Direct("the writing connection is not open".into()));
         };
         let result = (|| {
-            let tx = rusqlite::Transaction::new(connection, rusqlite::TransactionBehavior::Immediate)
-                .map_err(failed)?;
+            let tx =
+                rusqlite::Transaction::new(connection, rusqlite::TransactionBehavior::Immediate)
+                    .map_err(failed)?;
             let value = work(&tx)?;
             tx.commit().map_err(failed)?;
             Ok(value)
