@@ -1,6 +1,7 @@
 //! Store throughput and latency against raw inserts and scans through the same driver.
 //!
-//! Run: `cargo bench --bench store` (1M events; `BENCH_EVENTS=100000` for a quick run).
+//! Run: `cargo bench --bench store` (1M events; `BENCH_EVENTS=100000` for a quick run,
+//! `BENCH_BACKENDS=postgres` or `sqlite` for one backend).
 //! PostgreSQL is measured when `CREDIT_LEDGER_BENCH_PG_URL` (or the test variable
 //! `CREDIT_LEDGER_TEST_PG_URL`) is set. Each figure is printed next to its baseline from the
 //! same run:
@@ -364,8 +365,15 @@ fn main() {
     let events = if std::env::args().any(|a| a == "--bench") { events } else { 2_000 };
     let runtime =
         tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    // `BENCH_BACKENDS=postgres` (or `sqlite`) measures one backend only.
+    let backends = std::env::var("BENCH_BACKENDS").unwrap_or_else(|_| "sqlite,postgres".into());
     runtime.block_on(async {
-        run_backend(Kind::Sqlite, events).await;
+        if backends.contains("sqlite") {
+            run_backend(Kind::Sqlite, events).await;
+        }
+        if !backends.contains("postgres") {
+            return;
+        }
         let pg = std::env::var("CREDIT_LEDGER_BENCH_PG_URL")
             .or_else(|_| std::env::var(ledger_testkit::PG_URL_VAR));
         match pg {

@@ -621,10 +621,11 @@ impl Store {
             let (prefix, suffix) = table.statements();
             let (prefix, suffix) = (q.get(prefix), suffix.map_or("", |s| q.get(s)));
             let columns = table.columns();
-            for chunk in values.chunks(db::ROWS_PER_STATEMENT_MAX * columns) {
-                let sql = db.values_statement(prefix, suffix, chunk.len() / columns, columns);
+            let rows: Vec<&[Col<'_>]> = values.chunks_exact(columns).collect();
+            for chunk in db::statement_chunks(&rows) {
+                let sql = db.values_statement(prefix, suffix, chunk.len(), columns);
                 let mut args = AnyArguments::default();
-                for value in chunk {
+                for value in chunk.iter().flat_map(|row| row.iter()) {
                     value.bind_any(&mut args)?;
                 }
                 sqlx::query_with(&sql, args).execute(&mut *tx).await?;

@@ -528,7 +528,7 @@ impl Writer {
         missing.sort();
         missing.dedup();
         let mut found = Vec::new();
-        for chunk in missing.chunks(db::ROWS_PER_STATEMENT_MAX) {
+        for chunk in db::statement_chunks(&missing) {
             let sql =
                 self.db.in_list_statement(self.db.queries.get("stream_heads_prefix"), chunk.len());
             let mut query = sqlx::query(&sql);
@@ -564,7 +564,7 @@ impl Writer {
         let ids: Vec<Uuid> =
             appends.iter().flat_map(|(r, _)| r.events.iter().map(|e| e.event_id)).collect();
         let mut existing = HashMap::new();
-        for chunk in ids.chunks(db::ROWS_PER_STATEMENT_MAX) {
+        for chunk in db::statement_chunks(&ids) {
             let sql =
                 self.db.in_list_statement(self.db.queries.get("events_by_ids_prefix"), chunk.len());
             let mut query = sqlx::query(&sql);
@@ -613,7 +613,7 @@ impl Writer {
             ));
         }
 
-        for chunk in staged.events.chunks(db::ROWS_PER_STATEMENT_MAX) {
+        for chunk in db::statement_chunks(&staged.events) {
             let sql = self.db.values_statement(
                 q.get("insert_events_prefix"),
                 "",
@@ -628,7 +628,7 @@ impl Writer {
         }
 
         let heads: Vec<(&StreamName, &StreamHead)> = staged.heads.iter().collect();
-        for chunk in heads.chunks(db::ROWS_PER_STATEMENT_MAX) {
+        for chunk in db::statement_chunks(&heads) {
             let sql = self.db.values_statement(
                 q.get("upsert_streams_prefix"),
                 q.get("upsert_streams_suffix"),
@@ -645,15 +645,15 @@ impl Writer {
             sqlx::query_with(&sql, args).execute(&mut *tx).await?;
         }
 
-        if !tiles.is_empty() {
+        for chunk in db::statement_chunks(tiles) {
             let sql = self.db.values_statement(
                 q.get("upsert_tiles_prefix"),
                 q.get("upsert_tiles_suffix"),
-                tiles.len(),
+                chunk.len(),
                 3,
             );
             let mut args = AnyArguments::default();
-            for ((level, index), hashes) in tiles {
+            for ((level, index), hashes) in chunk {
                 add(&mut args, i64::from(*level))?;
                 add(&mut args, db::to_i64(*index))?;
                 add(&mut args, tiles::encode_tile(hashes))?;
