@@ -22,6 +22,7 @@ backend_tests!(
     change_feed_follows_removals,
     known_at_answers_as_the_ledger_knew,
     rebuild_stops_on_tampering,
+    a_swap_deletes_the_old_generation_in_chunks,
 );
 
 const ENTITIES: u64 = 24;
@@ -318,5 +319,110 @@ async fn rebuild_stops_on_tampering(kind: Kind) {
     }
     // The old generation still serves.
     assert_eq!(store.projection_state(PROJECTION).await.unwrap().active_generation, 1);
+    store.close().await;
+}
+
+/// Synthetic rows: `restrictions` intervals, as many feed entries, one list stay and one
+/// publication for each of `entities` streams.
+fn synthetic_rows(
+    entities: usize,
+    restrictions: usize,
+) -> Vec<ledger_store::projections::EntityRows> {
+    use ledger_store::projections::{
+        ChangeRow, DisclosureRow, EntityRows, ListRow, RestrictionRow,
+    };
+    let start = d(2024, 1, 1);
+    (0..entities)
+        .map(|e| EntityRows {
+            stream: StreamName::entity(&code(e as u64)).to_string(),
+            position: e as u64,
+            name: Some(format!("entity {e}")),
+            timeline: "{}".to_owned(),
+            restrictions: (0..restrictions)
+                .map(|r| RestrictionRow {
+                    department: format!("dept-{}", r % 7),
+                    measure_id: format!("measure-{r}"),
+                    start,
+                    end: None,
+                    trigger: "abnormal_list".to_owned(),
+                    position: e as u64,
+                })
+                .collect(),
+            lists: vec![ListRow {
+                list: "abnormal".to_owned(),
+                ground: "abnormal:annual_report_not_filed".to_owned(),
+                start,
+                end: None,
+                position: e as u64,
+            }],
+            disclosures: vec![DisclosureRow {
+                decision_number: format!("D-{e}"),
+                start,
+                end: None,
+                position: e as u64,
+            }],
+            changes: (0..restrictions)
+                .map(|r| ChangeRow {
+                    department: format!("dept-{}", r % 7),
+                    measure_id: format!("measure-{r}"),
+                    change: "started".to_owned(),
+                    start,
+                    end: None,
+                    position: e as u64,
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+/// The old generation holds more rows than one delete statement removes
+/// (`DROP_GENERATION_CHUNK_ROWS`): after the swap none of them may be left, and the new
+/// generation must be untouched.
+async fn a_swap_deletes_the_old_generation_in_chunks(kind: Kind) {
+    use ledger_store::projections::DROP_GENERATION_CHUNK_ROWS;
+    let db = TestDb::new(kind);
+    let store = db.open().await;
+    let (entities, per_entity) = (120, 200);
+    assert!(entities * per_entity > 2 * DROP_GENERATION_CHUNK_ROWS);
+    let old = store.projection_state(PROJECTION).await.unwrap().active_generation;
+    store
+        .write_projection(
+            PROJECTION,
+            old,
+            synthetic_rows(entities, per_entity),
+            true,
+            Some(1),
+            None,
+        )
+        .await
+        .unwrap();
+    let building = store.begin_rebuild(PROJECTION, 1).await.unwrap();
+    let new = building.generation;
+    store
+        .write_projection(PROJECTION, new, synthetic_rows(2, 3), true, Some(1), None)
+        .await
+        .unwrap();
+    let as_of = d(2025, 1, 1);
+    let department = |generation| {
+        let store = store.clone();
+        async move { store.department_restrictions(generation, "dept-0", as_of, "", 1_000).await }
+    };
+    assert_eq!(department(old).await.unwrap().len(), 1_000);
+    assert_eq!(store.all_changes(old, 0, 1_000).await.unwrap().len(), 1_000);
+
+    store.swap_generation(PROJECTION, new).await.unwrap();
+
+    assert!(department(old).await.unwrap().is_empty());
+    assert!(store.all_changes(old, 0, 1_000).await.unwrap().is_empty());
+    assert!(store.disclosures_at(old, as_of, "", 1_000).await.unwrap().is_empty());
+    assert_eq!(store.projection_counts(old).await.unwrap(), Default::default());
+    for e in 0..entities as u64 {
+        let stream = StreamName::entity(&code(e)).to_string();
+        assert!(store.entity_timeline(old, &stream).await.unwrap().is_none(), "{stream}");
+    }
+    // The new generation keeps every row: 2 entities x 3 restrictions, 1 of them in dept-0.
+    assert_eq!(store.all_changes(new, 0, 1_000).await.unwrap().len(), 6);
+    assert_eq!(department(new).await.unwrap().len(), 2);
+    assert_eq!(store.disclosures_at(new, as_of, "", 1_000).await.unwrap().len(), 2);
     store.close().await;
 }

@@ -54,6 +54,10 @@ pub const QUERY_NAMES: &[&str] = &[
     "drop_generation_changes",
 ];
 
+/// Rows of an old generation deleted per statement (whole streams, so a chunk may hold a few
+/// more).
+pub const DROP_GENERATION_CHUNK_ROWS: usize = 10_000;
+
 /// The most rows one read of a projection returns.
 pub const PROJECTION_PAGE_ROWS_MAX: usize = 1_000;
 
@@ -530,6 +534,10 @@ impl Store {
         self.drop_generation(old).await
     }
 
+    /// Deletes every row of `generation`, a chunk of about [`DROP_GENERATION_CHUNK_ROWS`]
+    /// rows per statement: one statement for a whole generation held SQLite's write lock while
+    /// it deleted every row of a table (over a million feed entries at a million benchmark
+    /// events), and every append waited for as long.
     async fn drop_generation(&self, generation: i64) -> Result<(), StoreError> {
         let db = &self.inner.db;
         for statement in [
@@ -539,7 +547,19 @@ impl Store {
             "drop_generation_disclosures",
             "drop_generation_changes",
         ] {
-            db.query(statement).bind(generation).execute(&db.pool).await?;
+            loop {
+                let deleted = db
+                    .query(statement)
+                    .bind(generation)
+                    .bind(generation)
+                    .bind(DROP_GENERATION_CHUNK_ROWS as i64)
+                    .execute(&db.pool)
+                    .await?
+                    .rows_affected();
+                if deleted == 0 {
+                    break;
+                }
+            }
         }
         Ok(())
     }
