@@ -300,7 +300,10 @@ async fn proofs(store: &Store, size: u64) -> (Duration, Duration) {
 async fn settle(kind: Kind, db: &TestDb) {
     if kind == Kind::Postgres {
         let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
-        conn.execute("CHECKPOINT").await.unwrap();
+        // CHECKPOINT needs a superuser (or pg_checkpoint): without one the phases run as before.
+        if let Err(e) = conn.execute("CHECKPOINT").await {
+            println!("(no CHECKPOINT between the bulk phases: {e})");
+        }
     }
 }
 
@@ -317,7 +320,7 @@ async fn run_backend(kind: Kind, events: u64) {
 
     let db = TestDb::new(kind);
     let store = db.open().await;
-    settle(kind, &raw_db).await;
+    settle(kind, &db).await;
     let bulk_elapsed = bulk_append(&store, events).await;
     let bulk_rate = per_sec(events, bulk_elapsed);
     println!(

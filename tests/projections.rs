@@ -23,6 +23,7 @@ backend_tests!(
     known_at_answers_as_the_ledger_knew,
     rebuild_stops_on_tampering,
     a_swap_deletes_the_old_generation_in_chunks,
+    a_closed_store_writes_no_projection,
 );
 
 const ENTITIES: u64 = 24;
@@ -375,14 +376,15 @@ fn synthetic_rows(
         .collect()
 }
 
-/// The old generation holds more rows than one delete statement removes
+/// The old generation holds more index rows and feed entries than one delete statement removes
 /// (`DROP_GENERATION_CHUNK_ROWS`): after the swap none of them may be left, and the new
 /// generation must be untouched.
 async fn a_swap_deletes_the_old_generation_in_chunks(kind: Kind) {
     use ledger_store::projections::DROP_GENERATION_CHUNK_ROWS;
     let db = TestDb::new(kind);
     let store = db.open().await;
-    let (entities, per_entity) = (120, 200);
+    // 170 rows per entity: chunks of 10,000 end part-way through a stream.
+    let (entities, per_entity) = (120, 170);
     assert!(entities * per_entity > 2 * DROP_GENERATION_CHUNK_ROWS);
     let old = store.projection_state(PROJECTION).await.unwrap().active_generation;
     store
@@ -425,4 +427,22 @@ async fn a_swap_deletes_the_old_generation_in_chunks(kind: Kind) {
     assert_eq!(department(new).await.unwrap().len(), 2);
     assert_eq!(store.disclosures_at(new, as_of, "", 1_000).await.unwrap().len(), 2);
     store.close().await;
+}
+
+/// A projection write after `Store::close` fails and leaves nothing behind (on SQLite the direct
+/// writing connection must not reopen the file).
+async fn a_closed_store_writes_no_projection(kind: Kind) {
+    let db = TestDb::new(kind);
+    let store = db.open().await;
+    let generation = store.projection_state(PROJECTION).await.unwrap().active_generation;
+    store.close().await;
+    let rows = synthetic_rows(1, 2);
+    let stream = rows[0].stream.clone();
+    let written = store.write_projection(PROJECTION, generation, rows, true, Some(5), None).await;
+    assert!(written.is_err(), "{written:?}");
+
+    let reopened = db.open().await;
+    assert!(reopened.entity_timeline(generation, &stream).await.unwrap().is_none());
+    assert_eq!(reopened.generation_position(PROJECTION, generation).await.unwrap(), 0);
+    reopened.close().await;
 }

@@ -1,9 +1,10 @@
 //! The stored form of a timeline.
 //!
 //! The stored timeline is what a status lookup parses on a cache miss and what a rebuild
-//! writes once per entity, so its size is paid twice: the fold's own serialisation of a heavy
-//! entity (100 events, about 120 intervals) is about 40 KB, as much as all of its index rows
-//! together. The stored form (version 2) therefore differs from the fold's types in four ways:
+//! writes once per entity, so its size is paid twice: version 1 (the fold's types with each
+//! restriction cut as in 1 below) of a heavy entity (100 events, about 120 intervals) is about
+//! 39 KB, as many bytes as all of its index rows together. The stored form (version 2)
+//! therefore differs from the fold's types in four ways:
 //!
 //! 1. a restriction keeps only its measure's id and version; department, title and legal
 //!    basis come from the catalogue when the timeline is read back;
@@ -13,8 +14,9 @@
 //! 4. dates are day numbers (days from 0001-01-01, day 1), which also parse without chrono's
 //!    format parser.
 //!
-//! That is about a third of version 1 (the fold's types with restrictions cut as in 1), which
-//! is still read: rows written before version 2 stay valid until their entity is next written.
+//! For those entities that is 0.37 of version 1 (14.6 KB against 39.3 KB on average over 200
+//! of them). Version 1 is still read: rows written before version 2 stay valid until their
+//! entity is next written.
 //!
 //! The catalogue that reads a timeline back is the one that wrote it: a change of the measure
 //! catalogue makes the projector rebuild every timeline. A stored restriction whose measure

@@ -96,41 +96,49 @@ GROUP BY list, ground, SUBSTR(start_date, 1, 7) ORDER BY 3, 1, 2
 SELECT department, SUBSTR(start_date, 1, 7), COUNT(*) FROM restriction_index
 WHERE generation = ? GROUP BY department, SUBSTR(start_date, 1, 7) ORDER BY 2, 1
 
--- The drop_generation statements delete one chunk of a generation's rows (about as many as
--- the limit: whole streams, or feed entries up to a sequence number) per statement, so that
--- no single transaction holds the write lock for the whole generation.
+-- name: drop_generation_timelines_bound
+-- Deleting a generation goes a chunk at a time along the key: the last key of the next
+-- chunk after the previous one (NULL when none is left), then the rows up to it.
+SELECT MAX(stream) FROM (
+    SELECT stream FROM entity_timelines WHERE generation = ? AND stream > ?
+    ORDER BY stream LIMIT ?
+) AS chunk
 
 -- name: drop_generation_timelines
-DELETE FROM entity_timelines WHERE generation = ? AND stream <= (
-    SELECT MAX(stream) FROM (
-        SELECT stream FROM entity_timelines WHERE generation = ? ORDER BY stream LIMIT ?
-    ) AS chunk
-)
+DELETE FROM entity_timelines WHERE generation = ? AND stream > ? AND stream <= ?
+
+-- name: drop_generation_restrictions_bound
+SELECT MAX(stream) FROM (
+    SELECT stream FROM restriction_index WHERE generation = ? AND stream > ?
+    ORDER BY stream LIMIT ?
+) AS chunk
 
 -- name: drop_generation_restrictions
-DELETE FROM restriction_index WHERE generation = ? AND stream <= (
-    SELECT MAX(stream) FROM (
-        SELECT stream FROM restriction_index WHERE generation = ? ORDER BY stream LIMIT ?
-    ) AS chunk
-)
+DELETE FROM restriction_index WHERE generation = ? AND stream > ? AND stream <= ?
+
+-- name: drop_generation_lists_bound
+SELECT MAX(stream) FROM (
+    SELECT stream FROM list_index WHERE generation = ? AND stream > ?
+    ORDER BY stream LIMIT ?
+) AS chunk
 
 -- name: drop_generation_lists
-DELETE FROM list_index WHERE generation = ? AND stream <= (
-    SELECT MAX(stream) FROM (
-        SELECT stream FROM list_index WHERE generation = ? ORDER BY stream LIMIT ?
-    ) AS chunk
-)
+DELETE FROM list_index WHERE generation = ? AND stream > ? AND stream <= ?
+
+-- name: drop_generation_disclosures_bound
+SELECT MAX(stream) FROM (
+    SELECT stream FROM disclosures WHERE generation = ? AND stream > ?
+    ORDER BY stream LIMIT ?
+) AS chunk
 
 -- name: drop_generation_disclosures
-DELETE FROM disclosures WHERE generation = ? AND stream <= (
-    SELECT MAX(stream) FROM (
-        SELECT stream FROM disclosures WHERE generation = ? ORDER BY stream LIMIT ?
-    ) AS chunk
-)
+DELETE FROM disclosures WHERE generation = ? AND stream > ? AND stream <= ?
+
+-- name: drop_generation_changes_bound
+SELECT MAX(seq) FROM (
+    SELECT seq FROM restriction_changes WHERE generation = ? AND seq > ?
+    ORDER BY seq LIMIT ?
+) AS chunk
 
 -- name: drop_generation_changes
-DELETE FROM restriction_changes WHERE generation = ? AND seq <= (
-    SELECT MAX(seq) FROM (
-        SELECT seq FROM restriction_changes WHERE generation = ? ORDER BY seq LIMIT ?
-    ) AS chunk
-)
+DELETE FROM restriction_changes WHERE generation = ? AND seq > ? AND seq <= ?

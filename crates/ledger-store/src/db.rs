@@ -63,6 +63,8 @@ pub const ROWS_PER_STATEMENT_MAX: usize = 500;
 /// The row counts generated statements are built with: [`ROWS_PER_STATEMENT_MAX`] and the
 /// powers of two below it.
 const STATEMENT_ROWS: [usize; 10] = [ROWS_PER_STATEMENT_MAX, 256, 128, 64, 32, 16, 8, 4, 2, 1];
+// The sizes must fall from the largest, which a maximum below 256 would break.
+const _: () = assert!(ROWS_PER_STATEMENT_MAX > 256);
 
 /// Splits `rows` into chunks of the sizes in [`STATEMENT_ROWS`], largest first.
 ///
@@ -385,8 +387,9 @@ impl NativePool {
         match self {
             Self::Sqlite(pool, direct) => {
                 pool.close().await;
-                if let Some(direct) = direct {
-                    direct.close();
+                if let Some(direct) = direct.clone() {
+                    // Closing waits for a write in progress and checkpoints the WAL.
+                    let _ = tokio::task::spawn_blocking(move || direct.close()).await;
                 }
             }
             Self::Postgres(pool) => pool.close().await,

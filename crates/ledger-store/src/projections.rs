@@ -47,16 +47,25 @@ pub const QUERY_NAMES: &[&str] = &[
     "disclosures_at",
     "list_counts",
     "restriction_counts",
+    "drop_generation_timelines_bound",
     "drop_generation_timelines",
+    "drop_generation_restrictions_bound",
     "drop_generation_restrictions",
+    "drop_generation_lists_bound",
     "drop_generation_lists",
+    "drop_generation_disclosures_bound",
     "drop_generation_disclosures",
+    "drop_generation_changes_bound",
     "drop_generation_changes",
 ];
 
-/// Rows of an old generation deleted per statement (whole streams, so a chunk may hold a few
-/// more).
+/// Rows of an old generation's indexes and feed deleted per statement (whole streams, so a
+/// chunk of an index may hold a few more).
 pub const DROP_GENERATION_CHUNK_ROWS: usize = 10_000;
+
+/// Stored timelines of an old generation deleted per statement: one row per entity, but each
+/// up to tens of kilobytes (15 KB for the benchmark's heavy entities), so fewer go in a chunk.
+pub const DROP_GENERATION_CHUNK_TIMELINES: usize = 500;
 
 /// The most rows one read of a projection returns.
 pub const PROJECTION_PAGE_ROWS_MAX: usize = 1_000;
@@ -431,6 +440,9 @@ impl Table {
                 }
             }
         }
+        // Both write paths cut the values into rows of `columns()`: a row short of a column
+        // would shift every later value.
+        debug_assert_eq!(out.len() % self.columns(), 0, "{self:?}");
         out
     }
 }
@@ -535,31 +547,61 @@ impl Store {
     }
 
     /// Deletes every row of `generation`, a chunk of about [`DROP_GENERATION_CHUNK_ROWS`]
-    /// rows per statement: one statement for a whole generation held SQLite's write lock while
-    /// it deleted every row of a table (over a million feed entries at a million benchmark
-    /// events), and every append waited for as long.
+    /// rows (or [`DROP_GENERATION_CHUNK_TIMELINES`] timelines) per statement: one statement
+    /// for a whole generation held SQLite's write lock while it deleted every row of a table
+    /// (over a million feed entries at a million benchmark events), and every append waited
+    /// for as long. Each chunk starts after the last key of the one before: on PostgreSQL,
+    /// deleted rows stay in the index until vacuumed, and a scan from the generation's first
+    /// key would step over all of them again.
     async fn drop_generation(&self, generation: i64) -> Result<(), StoreError> {
         let db = &self.inner.db;
-        for statement in [
-            "drop_generation_timelines",
-            "drop_generation_restrictions",
-            "drop_generation_lists",
-            "drop_generation_disclosures",
-            "drop_generation_changes",
+        let chunk = |rows: usize| i64::try_from(rows).unwrap_or(i64::MAX);
+        for (table, rows) in [
+            ("timelines", DROP_GENERATION_CHUNK_TIMELINES),
+            ("restrictions", DROP_GENERATION_CHUNK_ROWS),
+            ("lists", DROP_GENERATION_CHUNK_ROWS),
+            ("disclosures", DROP_GENERATION_CHUNK_ROWS),
         ] {
+            let (bound, delete) =
+                (format!("drop_generation_{table}_bound"), format!("drop_generation_{table}"));
+            let mut after = String::new();
             loop {
-                let deleted = db
-                    .query(statement)
+                let last: Option<String> = db
+                    .query(&bound)
                     .bind(generation)
-                    .bind(generation)
-                    .bind(DROP_GENERATION_CHUNK_ROWS as i64)
-                    .execute(&db.pool)
+                    .bind(after.clone())
+                    .bind(chunk(rows))
+                    .fetch_one(&db.pool)
                     .await?
-                    .rows_affected();
-                if deleted == 0 {
-                    break;
-                }
+                    .try_get(0)?;
+                let Some(last) = last else { break };
+                db.query(&delete)
+                    .bind(generation)
+                    .bind(after)
+                    .bind(last.clone())
+                    .execute(&db.pool)
+                    .await?;
+                after = last;
             }
+        }
+        let mut after = 0i64;
+        loop {
+            let last: Option<i64> = db
+                .query("drop_generation_changes_bound")
+                .bind(generation)
+                .bind(after)
+                .bind(chunk(DROP_GENERATION_CHUNK_ROWS))
+                .fetch_one(&db.pool)
+                .await?
+                .try_get(0)?;
+            let Some(last) = last else { break };
+            db.query("drop_generation_changes")
+                .bind(generation)
+                .bind(after)
+                .bind(last)
+                .execute(&db.pool)
+                .await?;
+            after = last;
         }
         Ok(())
     }

@@ -9,15 +9,18 @@
 //! build, on a blocking thread. Each read is one statement, so it sees one consistent WAL
 //! snapshot, like the same query through sqlx.
 //!
-//! Projection writes go the same way for the same reason: a rebuild stores about 330 rows per
-//! entity (restriction intervals, list stays, publications, feed entries), and through sqlx
-//! every value is boxed, copied into the worker thread and copied again into SQLite, which was
-//! about 40% of the writing thread's time. The direct writer binds each value once to a
-//! prepared single-row statement. Its transactions begin `IMMEDIATE`, taking the write lock
-//! before reading the feed's last sequence number, so a concurrent writer can only make it
-//! wait (up to the busy timeout), never fail half-way. Everything else keeps using sqlx.
+//! Projection writes go the same way for the same reason: a rebuild stores hundreds of rows
+//! per heavy entity (restriction intervals, list stays, publications, feed entries), and
+//! through sqlx every value is boxed, copied into the worker thread and copied again into
+//! SQLite, which was about 40% of the writing thread's time. The direct writer binds each
+//! value once to a prepared single-row statement. Its transactions begin `IMMEDIATE`, taking
+//! the write lock before reading the feed's last sequence number, so a concurrent writer makes
+//! it wait (up to the busy timeout, then it fails whole, as unavailable) rather than fail
+//! half-way through.
+//! Everything else keeps using sqlx.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -46,17 +49,35 @@ pub struct DirectSqlite {
     /// The projection writer's connection, opened on first use. Held for a whole write, which
     /// SQLite would serialise anyway.
     writer: Mutex<Option<Connection>>,
+    /// Set by [`Self::close`]: no connection is opened or kept after it, as sqlx refuses a
+    /// closed pool.
+    closed: AtomicBool,
 }
 
 impl DirectSqlite {
-    /// A reader of the database file at `path` (nothing is opened yet).
+    /// Direct connections to the database file at `path` (nothing is opened yet).
     pub fn new(path: &Path) -> Self {
-        Self { path: path.to_owned(), idle: Mutex::new(Vec::new()), writer: Mutex::new(None) }
+        Self {
+            path: path.to_owned(),
+            idle: Mutex::new(Vec::new()),
+            writer: Mutex::new(None),
+            closed: AtomicBool::new(false),
+        }
+    }
+
+    fn check_open(&self) -> Result<(), StoreError> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(StoreError::Unavailable("the store is closed".into()));
+        }
+        Ok(())
     }
 
     /// Closes the idle connections and the writing one (a read in progress keeps its own
-    /// until it ends).
+    /// until it ends); later reads and writes fail as unavailable. Blocks while a write is in
+    /// progress, and closing the last connection checkpoints the WAL: run it on a blocking
+    /// thread.
     pub fn close(&self) {
+        self.closed.store(true, Ordering::Release);
         self.idle.lock().unwrap_or_else(|e| e.into_inner()).clear();
         *self.writer.lock().unwrap_or_else(|e| e.into_inner()) = None;
     }
@@ -69,6 +90,7 @@ impl DirectSqlite {
         work: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let mut slot = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        self.check_open()?;
         if slot.is_none() {
             *slot = Some(self.open_writer()?);
         }
@@ -108,6 +130,7 @@ impl DirectSqlite {
     }
 
     fn connection(&self) -> Result<Connection, StoreError> {
+        self.check_open()?;
         if let Some(connection) = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop() {
             return Ok(connection);
         }
@@ -123,7 +146,7 @@ impl DirectSqlite {
 
     fn give_back(&self, connection: Connection) {
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        if idle.len() < IDLE_CONNECTIONS_MAX {
+        if idle.len() < IDLE_CONNECTIONS_MAX && !self.closed.load(Ordering::Acquire) {
             idle.push(connection);
         }
     }
