@@ -24,6 +24,7 @@ backend_tests!(
     rebuild_stops_on_tampering,
     a_swap_deletes_the_old_generation_in_chunks,
     a_closed_store_writes_no_projection,
+    a_swap_also_deletes_rows_left_in_older_generations,
 );
 
 const ENTITIES: u64 = 24;
@@ -445,4 +446,41 @@ async fn a_closed_store_writes_no_projection(kind: Kind) {
     assert!(reopened.entity_timeline(generation, &stream).await.unwrap().is_none());
     assert_eq!(reopened.generation_position(PROJECTION, generation).await.unwrap(), 0);
     reopened.close().await;
+}
+
+/// Rows left in a generation older than the one being replaced (a deletion cut short, or a
+/// tailer's page written into a generation a swap had just retired) go with the next swap.
+async fn a_swap_also_deletes_rows_left_in_older_generations(kind: Kind) {
+    let db = TestDb::new(kind);
+    let store = db.open().await;
+    let first = store.projection_state(PROJECTION).await.unwrap().active_generation;
+    let second = store.begin_rebuild(PROJECTION, 1).await.unwrap().generation;
+    store.swap_generation(PROJECTION, second).await.unwrap();
+    // A late page for the retired first generation.
+    store
+        .write_projection(PROJECTION, first, synthetic_rows(3, 4), true, None, None)
+        .await
+        .unwrap();
+    assert_eq!(store.all_changes(first, 0, 100).await.unwrap().len(), 12);
+
+    store
+        .write_projection(PROJECTION, second, synthetic_rows(2, 1), true, None, None)
+        .await
+        .unwrap();
+    let third = store.begin_rebuild(PROJECTION, 1).await.unwrap().generation;
+    store
+        .write_projection(PROJECTION, third, synthetic_rows(1, 2), true, None, None)
+        .await
+        .unwrap();
+    store.swap_generation(PROJECTION, third).await.unwrap();
+
+    for old in [first, second] {
+        assert!(store.all_changes(old, 0, 100).await.unwrap().is_empty(), "{old}");
+        assert!(store.disclosures_at(old, d(2025, 1, 1), "", 100).await.unwrap().is_empty());
+        assert_eq!(store.projection_counts(old).await.unwrap(), Default::default(), "{old}");
+        let stream = StreamName::entity(&code(0)).to_string();
+        assert!(store.entity_timeline(old, &stream).await.unwrap().is_none(), "{old}");
+    }
+    assert_eq!(store.all_changes(third, 0, 100).await.unwrap().len(), 2);
+    store.close().await;
 }

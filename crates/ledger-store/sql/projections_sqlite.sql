@@ -96,6 +96,16 @@ GROUP BY list, ground, SUBSTR(start_date, 1, 7) ORDER BY 3, 1, 2
 SELECT department, SUBSTR(start_date, 1, 7), COUNT(*) FROM restriction_index
 WHERE generation = ? GROUP BY department, SUBSTR(start_date, 1, 7) ORDER BY 2, 1
 
+-- name: older_generation
+-- The newest generation below the given one that still has rows in any table.
+SELECT MAX(g) FROM (
+    SELECT MAX(generation) AS g FROM entity_timelines WHERE generation < ?1
+    UNION ALL SELECT MAX(generation) FROM restriction_index WHERE generation < ?1
+    UNION ALL SELECT MAX(generation) FROM list_index WHERE generation < ?1
+    UNION ALL SELECT MAX(generation) FROM disclosures WHERE generation < ?1
+    UNION ALL SELECT MAX(generation) FROM restriction_changes WHERE generation < ?1
+) AS older
+
 -- name: drop_generation_timelines_bound
 -- Deleting a generation goes a chunk at a time along the key: the last key of the next
 -- chunk after the previous one (NULL when none is left), then the rows up to it.

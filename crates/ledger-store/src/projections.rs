@@ -47,6 +47,7 @@ pub const QUERY_NAMES: &[&str] = &[
     "disclosures_at",
     "list_counts",
     "restriction_counts",
+    "older_generation",
     "drop_generation_timelines_bound",
     "drop_generation_timelines",
     "drop_generation_restrictions_bound",
@@ -543,7 +544,23 @@ impl Store {
                 "generation {generation} of projection {name} is no longer being built"
             )));
         }
-        self.drop_generation(old).await
+        self.drop_generation(old).await?;
+        // Rows of still older generations are left when a deletion was cut short by a crash, or
+        // when a tailer wrote one page into the generation it had just read as active while a
+        // swap replaced it: nothing reads them, and this is the one place that removes them.
+        let mut dropped = None;
+        loop {
+            let row = db.query("older_generation").bind(generation).fetch_one(&db.pool).await?;
+            let Some(older) = row.try_get::<Option<i64>, _>(0)? else { return Ok(()) };
+            if dropped == Some(older) {
+                return Err(StoreError::Corrupt(format!(
+                    "rows of generation {older} of projection {name} remain after deleting them"
+                )));
+            }
+            tracing::info!(generation = older, "deleting the rows of an inactive generation");
+            self.drop_generation(older).await?;
+            dropped = Some(older);
+        }
     }
 
     /// Deletes every row of `generation`, a chunk of about [`DROP_GENERATION_CHUNK_ROWS`]
