@@ -25,6 +25,8 @@ backend_tests!(
     a_swap_deletes_the_old_generation_in_chunks,
     a_closed_store_writes_no_projection,
     a_swap_also_deletes_rows_left_in_older_generations,
+    feed_packs_read_back_entry_by_entry,
+    feed_entries_from_before_packs_survive_the_migration,
 );
 
 const ENTITIES: u64 = 24;
@@ -482,5 +484,164 @@ async fn a_swap_also_deletes_rows_left_in_older_generations(kind: Kind) {
         assert!(store.entity_timeline(old, &stream).await.unwrap().is_none(), "{old}");
     }
     assert_eq!(store.all_changes(third, 0, 100).await.unwrap().len(), 2);
+    store.close().await;
+}
+
+/// One write's changes are stored a pack per entity and department (at most
+/// `FEED_PACK_ENTRIES_MAX` entries each); read back from any cursor, with any page size, the feed
+/// is every entry once, numbered 1, 2, 3, ... in write order within each department.
+async fn feed_packs_read_back_entry_by_entry(kind: Kind) {
+    use ledger_store::projections::{ChangeRow, FEED_PACK_ENTRIES_MAX};
+    let db = TestDb::new(kind);
+    let store = db.open().await;
+    let generation = store.projection_state(PROJECTION).await.unwrap().active_generation;
+    // Entity 0 has more changes for dept-a than one pack holds, interleaved with dept-b's; the
+    // 11 others two packs each, more packs than one query of a feed read fetches.
+    let mut rows = synthetic_rows(12, 2);
+    let many = FEED_PACK_ENTRIES_MAX + 40;
+    rows[0].changes = (0..many + 5)
+        .map(|i| ChangeRow {
+            department: if i % 50 == 7 { "dept-b" } else { "dept-a" }.to_owned(),
+            measure_id: format!("m-{i}"),
+            change: if i % 2 == 0 { "started" } else { "ended" }.to_owned(),
+            start: d(2024, 1, 1) + chrono::Duration::days(i as i64),
+            end: (i % 3 == 0).then(|| d(2030, 1, 1)),
+            position: 100 + i as u64,
+        })
+        .collect();
+    // The order the feed must give: entity by entity, each department's entries together, in
+    // the order of the department's first change.
+    let mut expected: Vec<(String, ChangeRow)> = Vec::new();
+    for e in &rows {
+        let mut departments: Vec<&str> = Vec::new();
+        for c in &e.changes {
+            if !departments.contains(&c.department.as_str()) {
+                departments.push(&c.department);
+            }
+        }
+        for department in departments {
+            for c in e.changes.iter().filter(|c| c.department == department) {
+                expected.push((e.stream.clone(), c.clone()));
+            }
+        }
+    }
+    store.write_projection(PROJECTION, generation, rows, true, Some(1), None).await.unwrap();
+
+    let whole = store.all_changes(generation, 0, 10_000).await.unwrap();
+    let seqs: Vec<u64> = whole.iter().map(|c| c.seq).collect();
+    assert_eq!(seqs, (1..=expected.len() as u64).collect::<Vec<_>>());
+    let got: Vec<(String, ChangeRow)> =
+        whole.iter().map(|c| (c.stream.clone(), c.change.clone())).collect();
+    assert_eq!(got, expected);
+    // Pages of 7 from cursor 0, and single entries from a cursor inside the big pack.
+    let mut paged = Vec::new();
+    let mut cursor = 0;
+    loop {
+        let page = store.all_changes(generation, cursor, 7).await.unwrap();
+        let Some(last) = page.last() else { break };
+        assert!(page.len() <= 7);
+        cursor = last.seq;
+        paged.extend(page);
+    }
+    assert_eq!(paged, whole);
+    let inside = FEED_PACK_ENTRIES_MAX as u64 - 3;
+    let one = store.all_changes(generation, inside, 1).await.unwrap();
+    assert_eq!(one, whole[inside as usize..=inside as usize]);
+    // A department's feed is its entries of the whole feed, with the same numbers.
+    for department in ["dept-a", "dept-b", "dept-1"] {
+        let mine: Vec<_> =
+            whole.iter().filter(|c| c.change.department == department).cloned().collect();
+        assert!(!mine.is_empty(), "{department}");
+        let mut paged = Vec::new();
+        let mut cursor = 0;
+        loop {
+            let page = store.department_changes(generation, department, cursor, 5).await.unwrap();
+            let Some(last) = page.last() else { break };
+            cursor = last.seq;
+            paged.extend(page);
+        }
+        assert_eq!(paged, mine, "{department}");
+    }
+    // The next write numbers on from the last entry.
+    store
+        .write_projection(PROJECTION, generation, synthetic_rows(1, 1), false, Some(2), None)
+        .await
+        .unwrap();
+    let next = store.all_changes(generation, expected.len() as u64, 10).await.unwrap();
+    assert_eq!(next.iter().map(|c| c.seq).collect::<Vec<_>>(), vec![expected.len() as u64 + 1]);
+    store.close().await;
+}
+
+/// Feed entries written before migration 0004 (one row each in `restriction_changes`) become
+/// packs of one: same numbers, same fields, and new entries are numbered after them.
+async fn feed_entries_from_before_packs_survive_the_migration(kind: Kind) {
+    let db = TestDb::new(kind);
+    let pool = db.raw().await;
+    if let Some(schema) = &db.schema {
+        sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
+    let dir = match kind {
+        Kind::Sqlite => "crates/ledger-store/migrations/sqlite",
+        Kind::Postgres => "crates/ledger-store/migrations/postgres",
+    };
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+    let mut migrator = sqlx::migrate::Migrator::new(dir).await.unwrap();
+    let before: Vec<_> = migrator.migrations.iter().filter(|m| m.version < 4).cloned().collect();
+    assert_eq!(before.len(), 3);
+    migrator.migrations = before.into();
+    migrator.run(&pool).await.unwrap();
+    let insert = format!(
+        "INSERT INTO restriction_changes (generation, seq, department, stream, measure_id, \
+         change, start_date, end_date, position) VALUES ({})",
+        (1..=9).map(|n| db.ph(n)).collect::<Vec<_>>().join(", ")
+    );
+    let old = [
+        (3, "dept-a", "m-\"quoted\"", "started", "2024-01-02", None, 17),
+        (4, "dept-b", "m-2", "ended", "2024-01-03", Some("2025-01-03"), 18),
+    ];
+    for (seq, department, measure, change, start, end, position) in old {
+        sqlx::query(&insert)
+            .bind(1i64)
+            .bind(seq as i64)
+            .bind(department)
+            .bind("entity/x")
+            .bind(measure)
+            .bind(change)
+            .bind(start)
+            .bind(end)
+            .bind(position as i64)
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
+    pool.close().await;
+
+    let store = db.open().await;
+    let feed = store.all_changes(1, 0, 10).await.unwrap();
+    let got: Vec<_> = feed
+        .iter()
+        .map(|c| {
+            let c2 = &c.change;
+            (c.seq, c2.department.as_str(), c2.measure_id.as_str(), c2.change.as_str(), c2.start)
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (3, "dept-a", "m-\"quoted\"", "started", d(2024, 1, 2)),
+            (4, "dept-b", "m-2", "ended", d(2024, 1, 3)),
+        ]
+    );
+    let ends: Vec<_> = feed.iter().map(|c| (c.change.end, c.change.position)).collect();
+    assert_eq!(ends, vec![(None, 17), (Some(d(2025, 1, 3)), 18)]);
+    assert!(feed.iter().all(|c| c.stream == "entity/x"));
+    let b = store.department_changes(1, "dept-b", 0, 10).await.unwrap();
+    assert_eq!(b.iter().map(|c| c.seq).collect::<Vec<_>>(), vec![4]);
+    store.write_projection(PROJECTION, 1, synthetic_rows(1, 1), true, Some(1), None).await.unwrap();
+    let next = store.all_changes(1, 4, 10).await.unwrap();
+    assert_eq!(next.iter().map(|c| c.seq).collect::<Vec<_>>(), vec![5]);
     store.close().await;
 }

@@ -48,8 +48,7 @@ INSERT INTO disclosures (generation, stream, decision_number, start_date, end_da
                          ordinal) VALUES
 
 -- name: insert_changes_prefix
-INSERT INTO restriction_changes (generation, seq, department, stream, measure_id, change,
-                                 start_date, end_date, position) VALUES
+INSERT INTO restriction_feed (generation, seq, first_seq, department, stream, entries) VALUES
 
 -- name: delete_entity_restrictions
 DELETE FROM restriction_index WHERE generation = ? AND stream = ?
@@ -61,7 +60,7 @@ DELETE FROM list_index WHERE generation = ? AND stream = ?
 DELETE FROM disclosures WHERE generation = ? AND stream = ?
 
 -- name: max_change_seq
-SELECT COALESCE(MAX(seq), 0) FROM restriction_changes WHERE generation = ?
+SELECT COALESCE(MAX(seq), 0) FROM restriction_feed WHERE generation = ?
 
 -- name: entity_timeline
 SELECT position, name, timeline FROM entity_timelines WHERE generation = ? AND stream = ?
@@ -76,11 +75,12 @@ WHERE generation = ? AND department = ? AND start_date <= ?
 ORDER BY stream, measure_id LIMIT ?
 
 -- name: all_changes
-SELECT seq, stream, measure_id, change, start_date, end_date, position, department
-FROM restriction_changes WHERE generation = ? AND seq > ? ORDER BY seq LIMIT ?
+-- Feed packs whose last entry is after the cursor: each holds at least one entry to return.
+SELECT first_seq, stream, entries, department
+FROM restriction_feed WHERE generation = ? AND seq > ? ORDER BY seq LIMIT ?
 
 -- name: department_changes
-SELECT seq, stream, measure_id, change, start_date, end_date, position FROM restriction_changes
+SELECT first_seq, stream, entries FROM restriction_feed
 WHERE generation = ? AND department = ? AND seq > ? ORDER BY seq LIMIT ?
 
 -- name: disclosures_at
@@ -103,7 +103,7 @@ SELECT MAX(g) FROM (
     UNION ALL SELECT MAX(generation) FROM restriction_index WHERE generation < ?1
     UNION ALL SELECT MAX(generation) FROM list_index WHERE generation < ?1
     UNION ALL SELECT MAX(generation) FROM disclosures WHERE generation < ?1
-    UNION ALL SELECT MAX(generation) FROM restriction_changes WHERE generation < ?1
+    UNION ALL SELECT MAX(generation) FROM restriction_feed WHERE generation < ?1
 ) AS older
 
 -- name: drop_generation_timelines_bound
@@ -146,9 +146,9 @@ DELETE FROM disclosures WHERE generation = ? AND stream > ? AND stream <= ?
 
 -- name: drop_generation_changes_bound
 SELECT MAX(seq) FROM (
-    SELECT seq FROM restriction_changes WHERE generation = ? AND seq > ?
+    SELECT seq FROM restriction_feed WHERE generation = ? AND seq > ?
     ORDER BY seq LIMIT ?
 ) AS chunk
 
 -- name: drop_generation_changes
-DELETE FROM restriction_changes WHERE generation = ? AND seq > ? AND seq <= ?
+DELETE FROM restriction_feed WHERE generation = ? AND seq > ? AND seq <= ?

@@ -68,6 +68,14 @@ pub const DROP_GENERATION_CHUNK_ROWS: usize = 10_000;
 /// up to tens of kilobytes (15 KB for the benchmark's heavy entities), so fewer go in a chunk.
 pub const DROP_GENERATION_CHUNK_TIMELINES: usize = 500;
 
+/// The most entries one feed pack holds (one row of `restriction_feed`: the changes of one write
+/// for one entity and one department); an entity with more gets several packs.
+pub const FEED_PACK_ENTRIES_MAX: usize = 256;
+
+/// Feed packs fetched per query of a feed read: packs hold up to [`FEED_PACK_ENTRIES_MAX`]
+/// entries, so a page of entries is usually within the first few.
+const FEED_PACKS_PER_READ: usize = 16;
+
 /// The most rows one read of a projection returns.
 pub const PROJECTION_PAGE_ROWS_MAX: usize = 1_000;
 
@@ -223,28 +231,132 @@ where
     args.add(value).map_err(|e| StoreError::Bind(e.to_string()))
 }
 
-/// Decodes a change row (`seq, stream, measure_id, change, start, end, position` and, when
-/// `department` is not given, the department as an eighth column).
-fn change_from_row(
+/// A date in a feed entry, written as `YYYY-MM-DD`.
+#[derive(Debug, Clone, Copy)]
+struct EntryDate(NaiveDate);
+
+impl serde::Serialize for EntryDate {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut buffer = [0u8; 10];
+        match iso_date(self.0, &mut buffer) {
+            Some(text) => serializer.serialize_str(text),
+            None => serializer.collect_str(&self.0),
+        }
+    }
+}
+
+/// One entry of a feed pack as stored: `[measure_id, change, start, end, position]`.
+#[derive(serde::Serialize)]
+struct EntryOut<'a>(&'a str, &'a str, EntryDate, Option<EntryDate>, u64);
+
+/// [`EntryOut`] as read back.
+#[derive(serde::Deserialize)]
+struct EntryIn(String, String, String, Option<String>, u64);
+
+/// One row of the feed: consecutive entries of one write for one entity and one department.
+#[derive(Debug)]
+struct FeedPack<'a> {
+    stream: &'a str,
+    department: &'a str,
+    first_seq: i64,
+    last_seq: i64,
+    /// JSON array of [`EntryOut`].
+    entries: String,
+}
+
+/// The feed packs of `entities`, numbered from `last_seq + 1`: per entity, one pack per
+/// department (in the order of the department's first change) of at most
+/// [`FEED_PACK_ENTRIES_MAX`] entries, each department's changes in their order.
+fn feed_packs(entities: &[EntityRows], last_seq: i64) -> Result<Vec<FeedPack<'_>>, StoreError> {
+    let mut packs = Vec::new();
+    let mut seq = last_seq;
+    for e in entities {
+        let mut departments: Vec<&str> = Vec::new();
+        for change in &e.changes {
+            if !departments.contains(&change.department.as_str()) {
+                departments.push(&change.department);
+            }
+        }
+        for department in departments {
+            let changes: Vec<&ChangeRow> =
+                e.changes.iter().filter(|c| c.department == department).collect();
+            for chunk in changes.chunks(FEED_PACK_ENTRIES_MAX) {
+                let entries: Vec<EntryOut<'_>> = chunk
+                    .iter()
+                    .map(|c| {
+                        let end = c.end.map(EntryDate);
+                        EntryOut(&c.measure_id, &c.change, EntryDate(c.start), end, c.position)
+                    })
+                    .collect();
+                let entries = serde_json::to_string(&entries)
+                    .map_err(|e| StoreError::Bind(format!("feed entries: {e}")))?;
+                let first_seq = seq + 1;
+                seq += chunk.len() as i64;
+                packs.push(FeedPack {
+                    stream: &e.stream,
+                    department,
+                    first_seq,
+                    last_seq: seq,
+                    entries,
+                });
+            }
+        }
+    }
+    Ok(packs)
+}
+
+/// The entries of a feed pack row (`first_seq, stream, entries` and, when `department` is not
+/// given, the department as a fourth column) after cursor `after_seq`.
+fn changes_from_pack(
     row: &sqlx::any::AnyRow,
     department: Option<&str>,
-) -> Result<StoredChange, StoreError> {
+    after_seq: u64,
+) -> Result<Vec<StoredChange>, StoreError> {
     let department = match department {
         Some(department) => department.to_owned(),
-        None => row.try_get(7)?,
+        None => row.try_get(3)?,
     };
-    Ok(StoredChange {
-        seq: db::to_u64(row.try_get(0)?, "seq")?,
-        stream: row.try_get(1)?,
-        change: ChangeRow {
-            department,
-            measure_id: row.try_get(2)?,
-            change: row.try_get(3)?,
-            start: date(&row.try_get::<String, _>(4)?)?,
-            end: opt_date(row.try_get(5)?)?,
-            position: db::to_u64(row.try_get(6)?, "position")?,
-        },
-    })
+    let first_seq = db::to_u64(row.try_get(0)?, "first_seq")?;
+    let stream: String = row.try_get(1)?;
+    let entries: Vec<EntryIn> = serde_json::from_str(&row.try_get::<String, _>(2)?)
+        .map_err(|e| StoreError::Corrupt(format!("feed pack at {first_seq} of {stream}: {e}")))?;
+    let mut changes = Vec::with_capacity(entries.len());
+    for (seq, EntryIn(measure_id, change, start, end, position)) in (first_seq..).zip(entries) {
+        if seq <= after_seq {
+            continue;
+        }
+        changes.push(StoredChange {
+            seq,
+            stream: stream.clone(),
+            change: ChangeRow {
+                department: department.clone(),
+                measure_id,
+                change,
+                start: date(&start)?,
+                end: opt_date(end)?,
+                position,
+            },
+        });
+    }
+    Ok(changes)
+}
+
+/// Feed entries after `after_seq` from pack rows in sequence order, at most `limit`.
+fn changes_from_packs(
+    rows: &[sqlx::any::AnyRow],
+    department: Option<&str>,
+    after_seq: u64,
+    limit: usize,
+) -> Result<Vec<StoredChange>, StoreError> {
+    let mut changes = Vec::new();
+    for row in rows {
+        if changes.len() >= limit {
+            break;
+        }
+        changes.extend(changes_from_pack(row, department, after_seq)?);
+    }
+    changes.truncate(limit);
+    Ok(changes)
 }
 
 /// One value of a projection row, as both write paths bind it.
@@ -357,20 +469,32 @@ impl Table {
             Table::Restrictions => 9,
             Table::Lists => 8,
             Table::Disclosures => 7,
-            Table::Changes => 9,
+            Table::Changes => 6,
         }
     }
 
-    /// The values of every row of this table across `entities`, row after row. Feed entries
-    /// are numbered from `last_seq + 1`.
+    /// The values of every row of this table across `entities`, row after row (for the feed,
+    /// of every pack in `packs`).
     fn values<'a>(
         self,
         generation: i64,
         entities: &'a [EntityRows],
-        last_seq: i64,
+        packs: &'a [FeedPack<'a>],
     ) -> Vec<Col<'a>> {
         let mut out = Vec::new();
-        let mut seq = last_seq;
+        if let Table::Changes = self {
+            for p in packs {
+                out.extend([
+                    Col::Int(generation),
+                    Col::Int(p.last_seq),
+                    Col::Int(p.first_seq),
+                    Col::Text(p.department),
+                    Col::Text(p.stream),
+                    Col::Text(&p.entries),
+                ]);
+            }
+            return out;
+        }
         for e in entities {
             let stream = Col::Text(&e.stream);
             match self {
@@ -423,22 +547,7 @@ impl Table {
                         ]);
                     }
                 }
-                Table::Changes => {
-                    for r in &e.changes {
-                        seq += 1;
-                        out.extend([
-                            Col::Int(generation),
-                            Col::Int(seq),
-                            Col::Text(&r.department),
-                            stream,
-                            Col::Text(&r.measure_id),
-                            Col::Text(&r.change),
-                            Col::Date(r.start),
-                            Col::opt_date(r.end),
-                            Col::position(r.position),
-                        ]);
-                    }
-                }
+                Table::Changes => {}
             }
         }
         // Both write paths cut the values into rows of `columns()`: a row short of a column
@@ -695,8 +804,9 @@ impl Store {
         } else {
             0
         };
+        let packs = feed_packs(&w.entities, last_seq)?;
         for table in Table::ALL {
-            let values = table.values(w.generation, &w.entities, last_seq);
+            let values = table.values(w.generation, &w.entities, &packs);
             let (prefix, suffix) = table.statements();
             let (prefix, suffix) = (q.get(prefix), suffix.map_or("", |s| q.get(s)));
             let columns = table.columns();
@@ -754,8 +864,9 @@ impl Store {
         } else {
             0
         };
+        let packs = feed_packs(&w.entities, last_seq)?;
         for table in Table::ALL {
-            let values = table.values(w.generation, &w.entities, last_seq);
+            let values = table.values(w.generation, &w.entities, &packs);
             if values.is_empty() {
                 continue;
             }
@@ -860,16 +971,7 @@ impl Store {
         after_seq: u64,
         limit: usize,
     ) -> Result<Vec<StoredChange>, StoreError> {
-        let db = &self.inner.db;
-        let rows = db
-            .query("department_changes")
-            .bind(generation)
-            .bind(department.to_owned())
-            .bind(db::to_i64(after_seq))
-            .bind(limit.min(PROJECTION_PAGE_ROWS_MAX) as i64)
-            .fetch_all(&db.pool)
-            .await?;
-        rows.iter().map(|row| change_from_row(row, Some(department))).collect()
+        self.read_feed(generation, Some(department), after_seq, limit).await
     }
 
     /// Every department's restriction changes after feed cursor `after_seq`.
@@ -879,15 +981,41 @@ impl Store {
         after_seq: u64,
         limit: usize,
     ) -> Result<Vec<StoredChange>, StoreError> {
+        self.read_feed(generation, None, after_seq, limit).await
+    }
+
+    /// Reads feed packs [`FEED_PACKS_PER_READ`] at a time until `limit` entries after
+    /// `after_seq` are found or the feed ends.
+    async fn read_feed(
+        &self,
+        generation: i64,
+        department: Option<&str>,
+        after_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredChange>, StoreError> {
         let db = &self.inner.db;
-        let rows = db
-            .query("all_changes")
-            .bind(generation)
-            .bind(db::to_i64(after_seq))
-            .bind(limit.min(PROJECTION_PAGE_ROWS_MAX) as i64)
-            .fetch_all(&db.pool)
-            .await?;
-        rows.iter().map(|row| change_from_row(row, None)).collect()
+        let limit = limit.min(PROJECTION_PAGE_ROWS_MAX);
+        let mut changes = Vec::new();
+        let mut cursor = after_seq;
+        while changes.len() < limit {
+            let query = match department {
+                Some(department) => {
+                    db.query("department_changes").bind(generation).bind(department.to_owned())
+                }
+                None => db.query("all_changes").bind(generation),
+            };
+            let rows = query
+                .bind(db::to_i64(cursor))
+                .bind(FEED_PACKS_PER_READ as i64)
+                .fetch_all(&db.pool)
+                .await?;
+            changes.extend(changes_from_packs(&rows, department, cursor, limit - changes.len())?);
+            match changes.last() {
+                Some(last) if rows.len() == FEED_PACKS_PER_READ => cursor = last.seq,
+                _ => break,
+            }
+        }
+        Ok(changes)
     }
 
     /// Penalties publicly shown on `as_of`, by stream, after `after_stream`.
