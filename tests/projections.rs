@@ -27,6 +27,7 @@ backend_tests!(
     a_swap_also_deletes_rows_left_in_older_generations,
     feed_packs_read_back_entry_by_entry,
     feed_entries_from_before_packs_survive_the_migration,
+    each_generation_reads_through_indexes_of_its_own,
 );
 
 const ENTITIES: u64 = 24;
@@ -643,5 +644,101 @@ async fn feed_entries_from_before_packs_survive_the_migration(kind: Kind) {
     store.write_projection(PROJECTION, 1, synthetic_rows(1, 1), true, Some(1), None).await.unwrap();
     let next = store.all_changes(1, 4, 10).await.unwrap();
     assert_eq!(next.iter().map(|c| c.seq).collect::<Vec<_>>(), vec![5]);
+    store.close().await;
+}
+
+/// The text of statement `name` in the backend's projection query file, with `{generation}`
+/// written in as the store writes it.
+fn projection_statement(kind: Kind, name: &str, generation: i64) -> String {
+    let file = match kind {
+        Kind::Sqlite => include_str!("../crates/ledger-store/sql/projections_sqlite.sql"),
+        Kind::Postgres => include_str!("../crates/ledger-store/sql/projections_postgres.sql"),
+    };
+    let start = file.find(&format!("-- name: {name}\n")).expect("statement in the file");
+    let body = &file[start..].splitn(2, '\n').nth(1).unwrap();
+    let end = body.find("\n-- name:").unwrap_or(body.len());
+    let text: Vec<&str> =
+        body[..end].lines().filter(|l| !l.trim_start().starts_with("--")).collect();
+    text.join("\n").replace("{generation}", &generation.to_string())
+}
+
+/// A rebuilt generation gets its own partial index when it is swapped in, the old generation's
+/// goes with its rows, and a department's read plans through the new one.
+async fn each_generation_reads_through_indexes_of_its_own(kind: Kind) {
+    let db = TestDb::new(kind);
+    let store = db.open().await;
+    populate(&store).await;
+    let projector = Projector::new(store.clone()).await.unwrap();
+    projector.catch_up().await.unwrap();
+    let pool = db.raw().await;
+    let indexes = |generation: i64| {
+        let pool = pool.clone();
+        let schema = db.schema.clone();
+        async move {
+            let suffix = format!("%_g{generation}");
+            let names: Vec<String> = match schema {
+                None => sqlx::query_scalar(
+                    "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE ? \
+                     ORDER BY name",
+                )
+                .bind(suffix)
+                .fetch_all(&pool)
+                .await
+                .unwrap(),
+                Some(schema) => sqlx::query_scalar(
+                    "SELECT indexname::TEXT FROM pg_indexes WHERE schemaname = $1 \
+                     AND indexname LIKE $2 ORDER BY indexname",
+                )
+                .bind(schema)
+                .bind(suffix)
+                .fetch_all(&pool)
+                .await
+                .unwrap(),
+            };
+            names
+        }
+    };
+    let own = |g: i64| vec![format!("restriction_index_department_g{g}")];
+    assert_eq!(indexes(1).await, own(1));
+
+    let report = projector.rebuild(|_| {}).await.unwrap();
+    assert_eq!(report.generation, 2);
+    assert_eq!(indexes(2).await, own(2));
+    assert!(indexes(1).await.is_empty());
+
+    // The reads plan through the new generation's indexes (PostgreSQL is told to avoid a
+    // sequential scan, which it prefers for tables this small).
+    let mut conn = pool.acquire().await.unwrap();
+    let explain = match kind {
+        Kind::Sqlite => "EXPLAIN QUERY PLAN ",
+        Kind::Postgres => {
+            sqlx::query("SET enable_seqscan = off").execute(&mut *conn).await.unwrap();
+            "EXPLAIN "
+        }
+    };
+    for (statement, index, params) in
+        [("department_restrictions", "restriction_index_department_g2", 5)]
+    {
+        let sql = format!("{explain}{}", projection_statement(kind, statement, 2));
+        let mut query = sqlx::query(&sql);
+        for n in 0..params {
+            query = if n + 1 == params { query.bind(10i64) } else { query.bind("2025-01-01") };
+        }
+        let plan: Vec<String> = query
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| {
+                use sqlx::Row as _;
+                let columns = row.columns().len();
+                row.try_get::<String, _>(columns - 1).unwrap()
+            })
+            .collect();
+        assert!(plan.iter().any(|line| line.contains(index)), "{statement}: {plan:?}");
+    }
+    drop(conn);
+    pool.close().await;
+    assert_matches_fold(&projector).await;
     store.close().await;
 }

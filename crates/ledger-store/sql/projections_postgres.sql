@@ -69,10 +69,13 @@ SELECT position, name, timeline FROM entity_timelines WHERE generation = $1 AND 
 SELECT position FROM entity_timelines WHERE generation = $1 AND stream = $2
 
 -- name: department_restrictions
+-- `{generation}` is replaced by the generation's number: its index (department, stream) is
+-- partial (WHERE generation = N), and a planner only uses it for a query naming the same N.
+-- It reads the department's rows in stream order from the cursor and stops at the limit.
 SELECT stream, measure_id, start_date, end_date, trigger, position FROM restriction_index
-WHERE generation = $1 AND department = $2 AND start_date <= $3
-  AND (end_date IS NULL OR end_date > $4) AND stream > $5
-ORDER BY stream, measure_id LIMIT $6
+WHERE generation = {generation} AND department = $1 AND start_date <= $2
+  AND (end_date IS NULL OR end_date > $3) AND stream > $4
+ORDER BY stream, measure_id LIMIT $5
 
 -- name: all_changes
 -- Feed packs whose last entry is after the cursor: each holds at least one entry to return.

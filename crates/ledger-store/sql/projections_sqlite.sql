@@ -69,8 +69,11 @@ SELECT position, name, timeline FROM entity_timelines WHERE generation = ? AND s
 SELECT position FROM entity_timelines WHERE generation = ? AND stream = ?
 
 -- name: department_restrictions
+-- `{generation}` is replaced by the generation's number: its index (department, stream) is
+-- partial (WHERE generation = N), and a planner only uses it for a query naming the same N.
+-- It reads the department's rows in stream order from the cursor and stops at the limit.
 SELECT stream, measure_id, start_date, end_date, trigger, position FROM restriction_index
-WHERE generation = ? AND department = ? AND start_date <= ?
+WHERE generation = {generation} AND department = ? AND start_date <= ?
   AND (end_date IS NULL OR end_date > ?) AND stream > ?
 ORDER BY stream, measure_id LIMIT ?
 

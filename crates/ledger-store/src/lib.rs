@@ -334,6 +334,9 @@ struct Inner {
     committed_size: Arc<std::sync::atomic::AtomicU64>,
     /// On SQLite, the task that checkpoints the WAL (see [`db::wal_checkpointer`]).
     checkpointer: Option<tokio::task::JoinHandle<()>>,
+    /// The projection generation whose own indexes this store last built or found (0: none
+    /// yet), so that reading the projection state checks them once, not on every call.
+    indexed_generation: std::sync::atomic::AtomicI64,
 }
 
 impl Drop for Inner {
@@ -406,6 +409,7 @@ impl Store {
                 tile_cache: Mutex::new(tiles::TileCache::default()),
                 committed_size,
                 checkpointer,
+                indexed_generation: std::sync::atomic::AtomicI64::new(0),
             }),
         })
     }
