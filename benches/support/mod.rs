@@ -1,9 +1,14 @@
-//! Baselines shared by the benchmarks.
+//! Baselines shared by the benchmarks, and the allocator they run on.
 
 use std::time::{Duration, Instant};
 
 use ledger_testkit::{Kind, TestDb};
 use sqlx::{Connection as _, Executor as _};
+
+/// The allocator the `credit-ledger` binary runs on, so that the store is measured as it
+/// ships (see docs/architecture.md for why it is not the system's).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// The statement both raw scans run.
 const SCAN_SQL: &str = "SELECT position, stream, stream_version, event_id, event_type, \
