@@ -416,7 +416,11 @@ async fn a_swap_deletes_the_old_generation_in_chunks(kind: Kind) {
     assert_eq!(department(old).await.unwrap().len(), 1_000);
     assert_eq!(store.all_changes(old, 0, 1_000).await.unwrap().len(), 1_000);
 
+    // The swap alone leaves the retired generation's rows; the deletion takes them.
     store.swap_generation(PROJECTION, new).await.unwrap();
+    assert_eq!(store.active_generation(PROJECTION).await.unwrap(), new);
+    assert_eq!(department(old).await.unwrap().len(), 1_000);
+    store.drop_retired_generations(PROJECTION).await.unwrap();
 
     assert!(department(old).await.unwrap().is_empty());
     assert!(store.all_changes(old, 0, 1_000).await.unwrap().is_empty());
@@ -452,13 +456,15 @@ async fn a_closed_store_writes_no_projection(kind: Kind) {
 }
 
 /// Rows left in a generation older than the one being replaced (a deletion cut short, or a
-/// tailer's page written into a generation a swap had just retired) go with the next swap.
+/// tailer's page written into a generation a swap had just retired) go with the next deletion
+/// of retired generations.
 async fn a_swap_also_deletes_rows_left_in_older_generations(kind: Kind) {
     let db = TestDb::new(kind);
     let store = db.open().await;
     let first = store.projection_state(PROJECTION).await.unwrap().active_generation;
     let second = store.begin_rebuild(PROJECTION, 1).await.unwrap().generation;
     store.swap_generation(PROJECTION, second).await.unwrap();
+    store.drop_retired_generations(PROJECTION).await.unwrap();
     // A late page for the retired first generation.
     store
         .write_projection(PROJECTION, first, synthetic_rows(3, 4), true, None, None)
@@ -476,6 +482,7 @@ async fn a_swap_also_deletes_rows_left_in_older_generations(kind: Kind) {
         .await
         .unwrap();
     store.swap_generation(PROJECTION, third).await.unwrap();
+    store.drop_retired_generations(PROJECTION).await.unwrap();
 
     for old in [first, second] {
         assert!(store.all_changes(old, 0, 100).await.unwrap().is_empty(), "{old}");
@@ -655,7 +662,7 @@ fn projection_statement(kind: Kind, name: &str, generation: i64) -> String {
         Kind::Postgres => include_str!("../crates/ledger-store/sql/projections_postgres.sql"),
     };
     let start = file.find(&format!("-- name: {name}\n")).expect("statement in the file");
-    let body = &file[start..].splitn(2, '\n').nth(1).unwrap();
+    let body = file[start..].split_once('\n').unwrap().1;
     let end = body.find("\n-- name:").unwrap_or(body.len());
     let text: Vec<&str> =
         body[..end].lines().filter(|l| !l.trim_start().starts_with("--")).collect();

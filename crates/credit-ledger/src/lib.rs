@@ -213,12 +213,14 @@ async fn rebuild(args: RebuildArgs) -> anyhow::Result<Outcome> {
     store.close().await;
     let report = result?;
     output::line(&format!(
-        "rebuilt generation {}: {} entities from {} events, caught up to position {} ({:.1} s)",
+        "rebuilt generation {}: {} entities from {} events, caught up to position {} ({:.1} s; \
+         the retired generation deleted in {:.1} s more)",
         report.generation,
         report.entities,
         report.events,
         report.position,
-        report.elapsed.as_secs_f64()
+        report.elapsed.as_secs_f64(),
+        report.retired_deleted_in.as_secs_f64()
     ));
     Ok(Outcome::Success)
 }

@@ -128,8 +128,10 @@ pub struct RebuildReport {
     pub entities: u64,
     /// The log size the new generation has applied.
     pub position: u64,
-    /// Wall time.
+    /// Wall time until the new generation was swapped in and serving.
     pub elapsed: Duration,
+    /// Wall time spent after the swap deleting the rows of the generations it retired.
+    pub retired_deleted_in: Duration,
 }
 
 /// Keeps the credit-status projection and answers status questions from it.
@@ -490,20 +492,34 @@ impl Projector {
         if let Ok(mut slot) = self.generation.lock() {
             *slot = None;
         }
+        let elapsed = started.elapsed();
         let position = self.store.generation_position(PROJECTION, generation).await?;
         info!(
             generation,
             events = events_read,
             entities = entities_written,
             position,
+            elapsed_ms = elapsed.as_millis() as u64,
             "rebuild swapped in"
+        );
+
+        // The retired generation serves nothing from here on: its rows go now, a chunk at a
+        // time, so that appends and tailing get the write lock between chunks.
+        let deleting = Instant::now();
+        self.store.drop_retired_generations(PROJECTION).await?;
+        let retired_deleted_in = deleting.elapsed();
+        info!(
+            generation,
+            elapsed_ms = retired_deleted_in.as_millis() as u64,
+            "retired generations deleted"
         );
         Ok(RebuildReport {
             generation,
             events: events_read,
             entities: entities_written,
             position,
-            elapsed: started.elapsed(),
+            elapsed,
+            retired_deleted_in,
         })
     }
 }

@@ -664,9 +664,9 @@ impl Store {
         Ok(Rebuilding { generation, snapshot, after_stream: None })
     }
 
-    /// Makes the building generation active and deletes the old one.
+    /// Makes the building generation active, once its own indexes are built. The generation it
+    /// replaces keeps its rows until [`Self::drop_retired_generations`] deletes them.
     pub async fn swap_generation(&self, name: &str, generation: i64) -> Result<(), StoreError> {
-        let old = self.projection_state(name).await?.active_generation;
         self.index_generation(generation).await?;
         let db = &self.inner.db;
         let done = db
@@ -681,13 +681,21 @@ impl Store {
                 "generation {generation} of projection {name} is no longer being built"
             )));
         }
-        self.drop_generation(old).await?;
-        // Rows of still older generations are left when a deletion was cut short by a crash, or
-        // when a tailer wrote one page into the generation it had just read as active while a
-        // swap replaced it: nothing reads them, and this is the one place that removes them.
+        Ok(())
+    }
+
+    /// Deletes the rows of every generation below the active one of projection `name`.
+    ///
+    /// Apart from the generation the last swap retired, rows are left in older generations
+    /// when a deletion was cut short by a crash, or when a tailer wrote one page into the
+    /// generation it had just read as active while a swap replaced it: nothing reads them, and
+    /// this is the one place that removes them.
+    pub async fn drop_retired_generations(&self, name: &str) -> Result<(), StoreError> {
+        let active = self.active_generation(name).await?;
+        let db = &self.inner.db;
         let mut dropped = None;
         loop {
-            let row = db.query("older_generation").bind(generation).fetch_one(&db.pool).await?;
+            let row = db.query("older_generation").bind(active).fetch_one(&db.pool).await?;
             let Some(older) = row.try_get::<Option<i64>, _>(0)? else { return Ok(()) };
             if dropped == Some(older) {
                 return Err(StoreError::Corrupt(format!(
