@@ -28,6 +28,7 @@ backend_tests!(
     feed_packs_read_back_entry_by_entry,
     feed_entries_from_before_packs_survive_the_migration,
     each_generation_reads_through_indexes_of_its_own,
+    random_histories_project_as_they_fold,
 );
 
 const ENTITIES: u64 = 24;
@@ -106,27 +107,32 @@ const DATES: [(i32, u32, u32); 6] =
     [(2020, 1, 1), (2022, 8, 1), (2023, 2, 1), (2023, 4, 1), (2025, 1, 1), (2027, 6, 1)];
 
 async fn assert_matches_fold(projector: &Projector) {
+    let dates: Vec<NaiveDate> = DATES.iter().map(|&(y, m, day)| d(y, m, day)).collect();
+    let restricted = assert_matches_fold_on(projector, ENTITIES, &dates).await;
+    assert!(restricted, "the scenario must produce restrictions to compare");
+}
+
+/// Checks the statuses of the first `entities` entities on `dates`, and the department index
+/// on those dates, against the fold of their streams; says whether any was restricted.
+async fn assert_matches_fold_on(projector: &Projector, entities: u64, dates: &[NaiveDate]) -> bool {
     let store = projector.store();
     let catalogue = projector.catalogue();
     let generation = store.projection_state(PROJECTION).await.unwrap().active_generation;
     let mut restricted_somewhere = false;
-    for i in 0..ENTITIES {
+    for i in 0..entities {
         let c = code(i);
         let events = stream_of(store, &c).await;
-        for (y, m, day) in DATES {
-            let date = d(y, m, day);
+        for &date in dates {
             let expected = ledger_rules::fold(&events, &catalogue, date, None);
             let got = projector.status(&c, date, None).await.unwrap();
             assert_eq!(got, expected, "entity {i} on {date}");
             restricted_somewhere |= !expected.restrictions.is_empty();
         }
     }
-    assert!(restricted_somewhere, "the scenario must produce restrictions to compare");
     // The department index holds exactly the restrictions the fold gives.
-    for (y, m, day) in DATES {
-        let date = d(y, m, day);
+    for &date in dates {
         let mut departments = std::collections::BTreeMap::<String, Vec<String>>::new();
-        for i in 0..ENTITIES {
+        for i in 0..entities {
             let c = code(i);
             let status = ledger_rules::fold(&stream_of(store, &c).await, &catalogue, date, None);
             for r in status.restrictions {
@@ -149,6 +155,7 @@ async fn assert_matches_fold(projector: &Projector) {
             assert_eq!(got, expected, "department {department} on {date}");
         }
     }
+    restricted_somewhere
 }
 
 async fn tailing_equals_the_fold(kind: Kind) {
@@ -748,4 +755,82 @@ async fn each_generation_reads_through_indexes_of_its_own(kind: Kind) {
     pool.close().await;
     assert_matches_fold(&projector).await;
     store.close().await;
+}
+
+/// Generated histories per backend, each a fresh database.
+const RANDOM_CASES: usize = 12;
+
+/// Entities of one generated case, their events appended interleaved.
+const RANDOM_ENTITIES: u64 = 6;
+
+/// Dates probed per generated case (spread over its event dates, their next days and a yearly
+/// grid), each a status per entity and a read of every department's index.
+const RANDOM_DATES_MAX: usize = 40;
+
+/// Random histories that validation accepts (the generator of the fold's own properties,
+/// `histories.rs`), appended interleaved across entities with the projection tailing every few
+/// appends: after each catch-up every entity's status on dates around its events, and the
+/// department index, equal the fold of its stream; a rebuild then stores the same timelines as
+/// tailing did. The generator's seed is fixed, so a failure repeats; its message names the case.
+async fn random_histories_project_as_they_fold(kind: Kind) {
+    use proptest::strategy::{Strategy as _, ValueTree as _};
+    use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+    use rules_support::histories::{history_strategy, valid_history};
+
+    let rng = TestRng::deterministic_rng(RngAlgorithm::ChaCha);
+    let mut runner = TestRunner::new_with_rng(Config::default(), rng);
+    let catalogue = ledger_rules::Catalogue::builtin();
+    let mut restricted_cases = 0;
+    for case in 0..RANDOM_CASES {
+        let histories: Vec<Vec<(NaiveDate, DomainEvent)>> = (0..RANDOM_ENTITIES)
+            .map(|i| {
+                let actions = history_strategy().new_tree(&mut runner).unwrap().current();
+                let c = code(i);
+                let stream = rules_support::Stream::named(StreamName::entity(&c));
+                let registration = rules_support::registered_code(c, None);
+                valid_history(stream, registration, &actions, &catalogue).1
+            })
+            .collect();
+        let mut dates: Vec<NaiveDate> = histories
+            .iter()
+            .flatten()
+            .flat_map(|(date, _)| [*date, date.succ_opt().unwrap()])
+            .chain((2014..=2032).map(|y| d(y, 1, 1)))
+            .collect();
+        dates.sort();
+        dates.dedup();
+        let step = dates.len().div_ceil(RANDOM_DATES_MAX);
+        let dates: Vec<NaiveDate> = dates.into_iter().step_by(step.max(1)).collect();
+
+        let db = TestDb::new(kind);
+        let store = db.open().await;
+        ensure_catalogue(&store, "test").await.unwrap();
+        let projector = Projector::new(store.clone()).await.unwrap();
+        // Round robin over the entities, one event each, tailing after every seventh append.
+        let longest = histories.iter().map(Vec::len).max().unwrap_or(0);
+        let mut appended = 0;
+        for n in 0..longest {
+            for (i, history) in histories.iter().enumerate() {
+                let Some((date, event)) = history.get(n) else { continue };
+                record(&store, &code(i as u64), *date, event.clone()).await;
+                appended += 1;
+                if appended % 7 == 0 {
+                    projector.catch_up().await.unwrap();
+                }
+            }
+        }
+        projector.catch_up().await.unwrap();
+        let events: usize = histories.iter().map(Vec::len).sum();
+        let restricted = assert_matches_fold_on(&projector, RANDOM_ENTITIES, &dates).await;
+        restricted_cases += usize::from(restricted);
+
+        let tailed = futures_timelines(&projector).await;
+        let report = projector.rebuild(|_| {}).await.unwrap();
+        assert_eq!(report.events, events as u64, "case {case}: every entity event read");
+        assert_eq!(futures_timelines(&projector).await, tailed, "case {case}: rebuild vs tailing");
+        assert_matches_fold_on(&projector, RANDOM_ENTITIES, &dates).await;
+        store.close().await;
+    }
+    // The generator must reach restrictions, or the comparison proves little.
+    assert!(restricted_cases > 0, "no generated case produced a restriction");
 }

@@ -2,6 +2,8 @@
 //! binaries of this crate (each uses a different part, hence the `dead_code` allowance).
 #![allow(dead_code)]
 
+pub mod histories;
+
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use ledger_core::event::{ProposedEvent, Seal};
 use ledger_core::events::{
