@@ -11,7 +11,8 @@ use ledger_core::events::{
 };
 use ledger_core::{CreditCode, StreamName};
 use ledger_projections::{ensure_catalogue, ProjectionError, Projector, PROJECTION};
-use ledger_store::{AppendRequest, ExpectedVersion, Store};
+use ledger_store::projections::CheckpointMove;
+use ledger_store::{AppendRequest, ExpectedVersion, Store, StoreError};
 use ledger_testkit::{backend_tests, Kind, TestDb};
 use rules_support::{d, morning};
 
@@ -29,9 +30,16 @@ backend_tests!(
     feed_entries_from_before_packs_survive_the_migration,
     each_generation_reads_through_indexes_of_its_own,
     random_histories_project_as_they_fold,
+    a_write_from_a_moved_checkpoint_writes_nothing,
+    two_projectors_apply_each_event_once,
 );
 
 const ENTITIES: u64 = 24;
+
+/// A checkpoint move from `from` to `to`, for direct projection writes.
+fn moved(from: u64, to: u64) -> Option<CheckpointMove> {
+    Some(CheckpointMove { from, to })
+}
 
 fn code(i: u64) -> CreditCode {
     CreditCode::complete(&format!("91620502MA{:06}", 100 + i)).unwrap()
@@ -404,7 +412,7 @@ async fn a_swap_deletes_the_old_generation_in_chunks(kind: Kind) {
             old,
             synthetic_rows(entities, per_entity),
             true,
-            Some(1),
+            moved(0, 1),
             None,
         )
         .await
@@ -412,7 +420,7 @@ async fn a_swap_deletes_the_old_generation_in_chunks(kind: Kind) {
     let building = store.begin_rebuild(PROJECTION, 1).await.unwrap();
     let new = building.generation;
     store
-        .write_projection(PROJECTION, new, synthetic_rows(2, 3), true, Some(1), None)
+        .write_projection(PROJECTION, new, synthetic_rows(2, 3), true, moved(0, 1), None)
         .await
         .unwrap();
     let as_of = d(2025, 1, 1);
@@ -453,7 +461,8 @@ async fn a_closed_store_writes_no_projection(kind: Kind) {
     store.close().await;
     let rows = synthetic_rows(1, 2);
     let stream = rows[0].stream.clone();
-    let written = store.write_projection(PROJECTION, generation, rows, true, Some(5), None).await;
+    let written =
+        store.write_projection(PROJECTION, generation, rows, true, moved(0, 5), None).await;
     assert!(written.is_err(), "{written:?}");
 
     let reopened = db.open().await;
@@ -540,7 +549,7 @@ async fn feed_packs_read_back_entry_by_entry(kind: Kind) {
             }
         }
     }
-    store.write_projection(PROJECTION, generation, rows, true, Some(1), None).await.unwrap();
+    store.write_projection(PROJECTION, generation, rows, true, moved(0, 1), None).await.unwrap();
 
     let whole = store.all_changes(generation, 0, 10_000).await.unwrap();
     let seqs: Vec<u64> = whole.iter().map(|c| c.seq).collect();
@@ -579,7 +588,7 @@ async fn feed_packs_read_back_entry_by_entry(kind: Kind) {
     }
     // The next write numbers on from the last entry.
     store
-        .write_projection(PROJECTION, generation, synthetic_rows(1, 1), false, Some(2), None)
+        .write_projection(PROJECTION, generation, synthetic_rows(1, 1), false, moved(1, 2), None)
         .await
         .unwrap();
     let next = store.all_changes(generation, expected.len() as u64, 10).await.unwrap();
@@ -655,7 +664,10 @@ async fn feed_entries_from_before_packs_survive_the_migration(kind: Kind) {
     assert!(feed.iter().all(|c| c.stream == "entity/x"));
     let b = store.department_changes(1, "dept-b", 0, 10).await.unwrap();
     assert_eq!(b.iter().map(|c| c.seq).collect::<Vec<_>>(), vec![4]);
-    store.write_projection(PROJECTION, 1, synthetic_rows(1, 1), true, Some(1), None).await.unwrap();
+    store
+        .write_projection(PROJECTION, 1, synthetic_rows(1, 1), true, moved(0, 1), None)
+        .await
+        .unwrap();
     let next = store.all_changes(1, 4, 10).await.unwrap();
     assert_eq!(next.iter().map(|c| c.seq).collect::<Vec<_>>(), vec![5]);
     store.close().await;
@@ -833,4 +845,62 @@ async fn random_histories_project_as_they_fold(kind: Kind) {
     }
     // The generator must reach restrictions, or the comparison proves little.
     assert!(restricted_cases > 0, "no generated case produced a restriction");
+}
+
+/// A projection write computed from a checkpoint another projector has since moved is refused
+/// whole, naming where the checkpoint is; a write from there goes through.
+async fn a_write_from_a_moved_checkpoint_writes_nothing(kind: Kind) {
+    let db = TestDb::new(kind);
+    let store = db.open().await;
+    let generation = store.projection_state(PROJECTION).await.unwrap().active_generation;
+    let rows = || synthetic_rows(2, 2);
+    store.write_projection(PROJECTION, generation, rows(), false, moved(0, 7), None).await.unwrap();
+    let feed = store.all_changes(generation, 0, 100).await.unwrap().len();
+    assert_eq!(feed, 4);
+
+    // A second projector that read the checkpoint at 0 too, and computed the same page.
+    let late = store.write_projection(PROJECTION, generation, rows(), false, moved(0, 9), None);
+    match late.await {
+        Err(StoreError::ProjectionMoved { expected: 0, actual: 7, .. }) => {}
+        other => panic!("expected the write to be refused as moved, got {other:?}"),
+    }
+    assert_eq!(store.all_changes(generation, 0, 100).await.unwrap().len(), feed);
+    assert_eq!(store.generation_position(PROJECTION, generation).await.unwrap(), 7);
+
+    store.write_projection(PROJECTION, generation, rows(), false, moved(7, 9), None).await.unwrap();
+    assert_eq!(store.generation_position(PROJECTION, generation).await.unwrap(), 9);
+    assert_eq!(store.all_changes(generation, 0, 100).await.unwrap().len(), feed + 4);
+    store.close().await;
+}
+
+/// Two projectors tailing one database at once (two servers, or a server and a rebuild's
+/// catch-up) apply every event once: the change feed holds each restriction's start once, and
+/// the views equal the fold.
+async fn two_projectors_apply_each_event_once(kind: Kind) {
+    let db = TestDb::new(kind);
+    let store = db.open().await;
+    populate(&store).await;
+    let (a, b) = (
+        Projector::new(store.clone()).await.unwrap(),
+        Projector::new(db.open().await).await.unwrap(),
+    );
+    let (applied_a, applied_b) = tokio::join!(a.catch_up(), b.catch_up());
+    let (applied_a, applied_b) = (applied_a.unwrap(), applied_b.unwrap());
+    assert!(applied_a + applied_b >= store.size().await.unwrap());
+
+    let generation = store.projection_state(PROJECTION).await.unwrap().active_generation;
+    let feed = store.all_changes(generation, 0, 100_000).await.unwrap();
+    let mut starts: Vec<_> = feed
+        .iter()
+        .filter(|c| c.change.change == "started")
+        .map(|c| (c.stream.clone(), c.change.measure_id.clone(), c.change.start))
+        .collect();
+    let total = starts.len();
+    starts.sort();
+    starts.dedup();
+    assert!(total > 0);
+    assert_eq!(starts.len(), total, "a restriction's start was announced twice");
+    assert_matches_fold(&a).await;
+    b.store().close().await;
+    store.close().await;
 }

@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 use chrono::NaiveDate;
 use ledger_core::{CreditCode, Hash32, RecordedEvent, StreamName};
 use ledger_rules::{Catalogue, CreditStatus, Timeline};
+use ledger_store::projections::CheckpointMove;
 use ledger_store::{Store, StoreError};
 use tracing::{info, info_span, Instrument as _};
 
@@ -230,8 +231,8 @@ impl Projector {
                 .map(|(_, checked, view)| (*checked, view.clone()))
         });
         // An entry this process wrote or checked moments ago needs no query: within
-        // TIMELINE_TRUST only another process's projector could have changed it, and one
-        // projector per database is the rule (see docs/projections.md).
+        // TIMELINE_TRUST only another process's projector could have changed it, and that
+        // delay is the documented bound (docs/operations.md).
         let cached = match cached {
             Some((checked, view)) if checked.elapsed() < TIMELINE_TRUST => return Ok(Some(view)),
             cached => cached,
@@ -367,9 +368,28 @@ impl Projector {
                 views.push((stream.to_string(), view));
                 entities.push(rows);
             }
-            self.store
-                .write_projection(PROJECTION, generation, entities, false, Some(last + 1), None)
-                .await?;
+            let moved = CheckpointMove { from: position, to: last + 1 };
+            match self
+                .store
+                .write_projection(PROJECTION, generation, entities, false, Some(moved), None)
+                .await
+            {
+                Ok(()) => {}
+                // Another projector applied these events first (two servers on one database,
+                // or a rebuild's catch-up racing the server's tailer): carry on after what it
+                // applied, and keep nothing of this page.
+                Err(StoreError::ProjectionMoved { actual, .. }) => {
+                    info!(
+                        generation,
+                        from = position,
+                        to = actual,
+                        "another projector moved the checkpoint"
+                    );
+                    position = actual;
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            }
             // This process's tailer is the projection's writer: what it just committed is what
             // lookups should see, with no query to find out.
             if let Ok(mut cache) = self.timelines.lock() {
@@ -469,15 +489,12 @@ impl Projector {
         reader.await.map_err(|e| ProjectionError::Catalogue(format!("reader failed: {e}")))?;
         writer.await.map_err(|e| ProjectionError::Catalogue(format!("writer failed: {e}")))??;
         entities_written += batch.len() as u64;
+        // The building generation's checkpoint is 0 until this write, or already at the
+        // snapshot when a rebuild resumes after it.
+        let from = self.store.generation_position(PROJECTION, generation).await?;
+        let moved = CheckpointMove { from, to: building.snapshot };
         self.store
-            .write_projection(
-                PROJECTION,
-                generation,
-                batch,
-                true,
-                Some(building.snapshot),
-                after.as_deref(),
-            )
+            .write_projection(PROJECTION, generation, batch, true, Some(moved), after.as_deref())
             .await?;
         progress(RebuildProgress {
             events: events_read,

@@ -28,6 +28,13 @@ SELECT position, stream, stream_version, event_id, event_type, schema_version, e
 FROM events WHERE stream > $1 AND stream < $2 AND position < $3
 ORDER BY stream, stream_version LIMIT $4
 
+-- name: advance_projection_checkpoint
+-- Moves a projection's checkpoint to $2, only from $4: the position the write's rows were
+-- computed from. No row changes when another projector moved it first.
+INSERT INTO projection_checkpoints (name, position, updated_at) VALUES ($1, $2, $3)
+ON CONFLICT (name) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at
+WHERE projection_checkpoints.position = $4
+
 -- name: upsert_timelines_prefix
 INSERT INTO entity_timelines (generation, stream, position, name, timeline) VALUES
 

@@ -20,6 +20,19 @@ pub enum StoreError {
         /// The stream's current version (0 when it does not exist).
         actual: u64,
     },
+    /// Another projector moved a projection's checkpoint after this write's rows were
+    /// computed from it; nothing was written.
+    #[error(
+        "projection checkpoint {checkpoint} is at {actual}, but the write started from {expected}"
+    )]
+    ProjectionMoved {
+        /// The checkpoint (`<projection>@<generation>`).
+        checkpoint: String,
+        /// The position the write's rows were computed from.
+        expected: u64,
+        /// Where the checkpoint is.
+        actual: u64,
+    },
     /// An event id is already recorded with different content; nothing was written.
     #[error("event id {event_id} is already recorded at position {position} with other content")]
     IdempotencyConflict {

@@ -29,6 +29,7 @@ pub const QUERY_NAMES: &[&str] = &[
     "rebuild_progress",
     "swap_generation",
     "streams_ordered",
+    "advance_projection_checkpoint",
     "upsert_timelines_prefix",
     "upsert_timelines_suffix",
     "insert_restrictions_prefix",
@@ -591,8 +592,29 @@ struct ProjectionWrite {
     generation: i64,
     entities: Vec<EntityRows>,
     fresh: bool,
-    position: Option<u64>,
+    moved: Option<CheckpointMove>,
     after_stream: Option<String>,
+}
+
+/// A move of a projection generation's checkpoint, made in the same transaction as the rows
+/// computed from the events between the two positions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CheckpointMove {
+    /// The position the rows were computed from: the checkpoint must still be there, or the
+    /// write is refused with [`StoreError::ProjectionMoved`] (another projector applied those
+    /// events first, and applying them twice would repeat their change-feed entries).
+    pub from: u64,
+    /// The new checkpoint: the next position to apply.
+    pub to: u64,
+}
+
+/// The refusal of a write whose checkpoint another projector moved (to `actual`).
+fn moved_error(w: &ProjectionWrite, moved: CheckpointMove, actual: i64) -> StoreError {
+    StoreError::ProjectionMoved {
+        checkpoint: w.checkpoint.clone(),
+        expected: moved.from,
+        actual: u64::try_from(actual).unwrap_or(0),
+    }
 }
 
 fn checkpoint_name(name: &str, generation: i64) -> String {
@@ -725,7 +747,15 @@ impl Store {
                 ),
                 generation,
             )?;
-            sqlx::query(&sql).execute(&db.pool).await?;
+            match sqlx::query(&sql).execute(&db.pool).await {
+                Ok(_) => {}
+                // Two stores indexing one generation at once: PostgreSQL lets both past the
+                // IF NOT EXISTS check and refuses the second as a duplicate once the first has
+                // committed, so the index is there either way.
+                Err(sqlx::Error::Database(e))
+                    if matches!(e.code().as_deref(), Some("23505" | "42P07")) => {}
+                Err(e) => return Err(e.into()),
+            }
         }
         self.inner.indexed_generation.store(generation, std::sync::atomic::Ordering::Relaxed);
         tracing::debug!(generation, "projection generation indexed");
@@ -819,17 +849,18 @@ impl Store {
     /// in one transaction.
     ///
     /// `fresh` says the entities have no rows in this generation yet (a rebuild), which saves
-    /// the deletes. `position` is the new checkpoint (the next position to apply); on a
-    /// rebuild `after_stream` is the last stream finished. On a SQLite file the write goes
-    /// through the direct connection (see [`crate::sqlite_direct`]), elsewhere through sqlx;
-    /// the statements are the same.
+    /// the deletes. `moved` moves the generation's checkpoint, refused as
+    /// [`StoreError::ProjectionMoved`] with nothing written when the checkpoint is no longer
+    /// at `moved.from`; on a rebuild `after_stream` is the last stream finished. On a SQLite
+    /// file the write goes through the direct connection (see [`crate::sqlite_direct`]),
+    /// elsewhere through sqlx; the statements are the same.
     pub async fn write_projection(
         &self,
         name: &str,
         generation: i64,
         entities: Vec<EntityRows>,
         fresh: bool,
-        position: Option<u64>,
+        moved: Option<CheckpointMove>,
         after_stream: Option<&str>,
     ) -> Result<(), StoreError> {
         let write = ProjectionWrite {
@@ -838,7 +869,7 @@ impl Store {
             generation,
             entities,
             fresh,
-            position,
+            moved,
             after_stream: after_stream.map(str::to_owned),
         };
         if let db::NativePool::Sqlite(_, Some(direct)) = &self.inner.native {
@@ -856,6 +887,30 @@ impl Store {
         let db = &self.inner.db;
         let q = &db.queries;
         let mut tx = db.pool.begin().await?;
+        // The checkpoint first: a projector that lost the race learns it before writing rows,
+        // and on PostgreSQL the row lock queues a concurrent one behind this transaction.
+        if let Some(moved) = w.moved {
+            let changed = db
+                .query("advance_projection_checkpoint")
+                .bind(w.checkpoint.clone())
+                .bind(db::to_i64(moved.to))
+                .bind(0i64)
+                .bind(db::to_i64(moved.from))
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if changed != 1 {
+                let actual = db
+                    .query("get_projection_checkpoint")
+                    .bind(w.checkpoint.clone())
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .map(|row| row.try_get::<i64, _>(0))
+                    .transpose()?
+                    .unwrap_or(0);
+                return Err(moved_error(w, moved, actual));
+            }
+        }
         if !w.fresh {
             for entity in &w.entities {
                 for statement in DELETE_ENTITY_ROWS {
@@ -888,14 +943,6 @@ impl Store {
                 sqlx::query_with(&sql, args).execute(&mut *tx).await?;
             }
         }
-        if let Some(position) = w.position {
-            db.query("put_projection_checkpoint")
-                .bind(w.checkpoint.clone())
-                .bind(db::to_i64(position))
-                .bind(0i64)
-                .execute(&mut *tx)
-                .await?;
-        }
         if let Some(after) = &w.after_stream {
             db.query("rebuild_progress")
                 .bind(after.clone())
@@ -916,8 +963,26 @@ impl Store {
         w: &ProjectionWrite,
     ) -> Result<(), StoreError> {
         use crate::sqlite_direct::failed;
+        use rusqlite::OptionalExtension as _;
         let db = &self.inner.db;
         let q = &db.queries;
+        if let Some(moved) = w.moved {
+            let changed = tx
+                .execute(
+                    q.get("advance_projection_checkpoint"),
+                    (w.checkpoint.as_str(), db::to_i64(moved.to), 0i64, db::to_i64(moved.from)),
+                )
+                .map_err(failed)?;
+            if changed != 1 {
+                let actual: Option<i64> = tx
+                    .query_row(q.get("get_projection_checkpoint"), [w.checkpoint.as_str()], |row| {
+                        row.get(0)
+                    })
+                    .optional()
+                    .map_err(failed)?;
+                return Err(moved_error(w, moved, actual.unwrap_or(0)));
+            }
+        }
         if !w.fresh {
             for statement in DELETE_ENTITY_ROWS {
                 let mut statement = tx.prepare_cached(q.get(statement)).map_err(failed)?;
@@ -949,13 +1014,6 @@ impl Store {
                 }
                 statement.raw_execute().map_err(failed)?;
             }
-        }
-        if let Some(position) = w.position {
-            tx.execute(
-                q.get("put_projection_checkpoint"),
-                (w.checkpoint.as_str(), db::to_i64(position), 0i64),
-            )
-            .map_err(failed)?;
         }
         if let Some(after) = &w.after_stream {
             tx.execute(q.get("rebuild_progress"), (after.as_str(), w.name.as_str(), w.generation))
