@@ -159,8 +159,6 @@ fn main() {
 
         // Status of an entity with 100 events at a past date, from the projection, against a
         // fold of its stream read from the store.
-        // Status of an entity with 100 events at a past date, from the projection, against a
-        // fold of its stream read from the store.
         let mut cached = Vec::with_capacity(LOOKUP_SAMPLES);
         let mut folded = Vec::with_capacity(LOOKUP_SAMPLES);
         let catalogue = projector.catalogue();

@@ -11,7 +11,7 @@ use ledger_core::events::{
 };
 use ledger_core::{CreditCode, StreamName};
 use ledger_projections::{ensure_catalogue, ProjectionError, Projector, PROJECTION};
-use ledger_store::projections::CheckpointMove;
+use ledger_store::projections::{CheckpointMove, RebuildStep};
 use ledger_store::{AppendRequest, ExpectedVersion, Store, StoreError};
 use ledger_testkit::{backend_tests, Kind, TestDb};
 use rules_support::{d, morning};
@@ -32,6 +32,8 @@ backend_tests!(
     random_histories_project_as_they_fold,
     a_write_from_a_moved_checkpoint_writes_nothing,
     two_projectors_apply_each_event_once,
+    a_second_rebuild_of_one_generation_stops,
+    indexes_left_on_retired_generations_go,
 );
 
 const ENTITIES: u64 = 24;
@@ -151,6 +153,10 @@ async fn assert_matches_fold_on(projector: &Projector, entities: u64, dates: &[N
                 ));
             }
         }
+        // Every department of the catalogue, so that rows where the fold has none show too.
+        for measure in &catalogue.measures {
+            departments.entry(measure.department.clone()).or_default();
+        }
         for (department, mut expected) in departments {
             let rows = store
                 .department_restrictions(generation, &department, date, "", 1000)
@@ -212,8 +218,12 @@ async fn rebuild_equals_tailing_and_swaps(kind: Kind) {
 }
 
 async fn futures_timelines(projector: &Projector) -> Vec<ledger_rules::Timeline> {
+    timelines_of(projector, ENTITIES).await
+}
+
+async fn timelines_of(projector: &Projector, entities: u64) -> Vec<ledger_rules::Timeline> {
     let mut out = Vec::new();
-    for i in 0..ENTITIES {
+    for i in 0..entities {
         out.push((*projector.timeline(&code(i)).await.unwrap()).clone());
     }
     out
@@ -239,7 +249,7 @@ async fn interrupted_rebuild_resumes(kind: Kind) {
             vec![rows],
             true,
             None,
-            Some(first.as_str()),
+            Some(RebuildStep { from: None, to: first.to_string() }),
         )
         .await
         .unwrap();
@@ -835,11 +845,13 @@ async fn random_histories_project_as_they_fold(kind: Kind) {
         let events: usize = histories.iter().map(Vec::len).sum();
         let restricted = assert_matches_fold_on(&projector, RANDOM_ENTITIES, &dates).await;
         restricted_cases += usize::from(restricted);
+        let tailed = assert_stored_equals_fold(&projector, &dates, case).await;
 
-        let tailed = futures_timelines(&projector).await;
         let report = projector.rebuild(|_| {}).await.unwrap();
         assert_eq!(report.events, events as u64, "case {case}: every entity event read");
-        assert_eq!(futures_timelines(&projector).await, tailed, "case {case}: rebuild vs tailing");
+        let rebuilt = assert_stored_equals_fold(&projector, &dates, case).await;
+        assert_eq!(rebuilt, tailed, "case {case}: rebuild vs tailing");
+        assert_eq!(timelines_of(&projector, RANDOM_ENTITIES).await, tailed, "case {case}");
         assert_matches_fold_on(&projector, RANDOM_ENTITIES, &dates).await;
         store.close().await;
     }
@@ -873,8 +885,9 @@ async fn a_write_from_a_moved_checkpoint_writes_nothing(kind: Kind) {
     store.close().await;
 }
 
-/// Two projectors tailing one database at once (two servers, or a server and a rebuild's
-/// catch-up) apply every event once: the change feed holds each restriction's start once, and
+/// Two projectors tailing one database at once (two servers) apply every event once: both
+/// read the checkpoint before either writes (`join!` polls one whenever the other waits on the
+/// database), one page is refused, the change feed holds each restriction's start once, and
 /// the views equal the fold.
 async fn two_projectors_apply_each_event_once(kind: Kind) {
     let db = TestDb::new(kind);
@@ -887,6 +900,7 @@ async fn two_projectors_apply_each_event_once(kind: Kind) {
     let (applied_a, applied_b) = tokio::join!(a.catch_up(), b.catch_up());
     let (applied_a, applied_b) = (applied_a.unwrap(), applied_b.unwrap());
     assert!(applied_a + applied_b >= store.size().await.unwrap());
+    assert!(a.pages_refused() + b.pages_refused() >= 1, "the two tailers did not race");
 
     let generation = store.projection_state(PROJECTION).await.unwrap().active_generation;
     let feed = store.all_changes(generation, 0, 100_000).await.unwrap();
@@ -902,5 +916,115 @@ async fn two_projectors_apply_each_event_once(kind: Kind) {
     assert_eq!(starts.len(), total, "a restriction's start was announced twice");
     assert_matches_fold(&a).await;
     b.store().close().await;
+    store.close().await;
+}
+
+/// Checks what the active generation stores for each generated entity, read back and decoded
+/// (not the lookups' cache, nor their fold when a row is missing): a row at the stream's last
+/// position whose timeline is the fold's and gives the fold's status on every date. Returns
+/// the stored timelines.
+async fn assert_stored_equals_fold(
+    projector: &Projector,
+    dates: &[NaiveDate],
+    case: usize,
+) -> Vec<ledger_rules::Timeline> {
+    let catalogue = projector.catalogue();
+    let mut stored = Vec::new();
+    for i in 0..RANDOM_ENTITIES {
+        let c = code(i);
+        let events = stream_of(projector.store(), &c).await;
+        let view = projector.stored_entity(&c).await.unwrap();
+        let view = view.unwrap_or_else(|| panic!("case {case}: entity {i} has no stored row"));
+        assert_eq!(view.position, events.last().unwrap().position, "case {case}: entity {i}");
+        let expected = ledger_rules::timeline(&events, &catalogue, None);
+        assert_eq!(*view.timeline, expected, "case {case}: stored timeline of entity {i}");
+        for &date in dates {
+            let fold = ledger_rules::fold(&events, &catalogue, date, None);
+            assert_eq!(view.timeline.at(date), fold, "case {case}: entity {i} on {date}");
+        }
+        stored.push((*view.timeline).clone());
+    }
+    stored
+}
+
+/// Two rebuilds writing one generation (two servers that both saw a catalogue change): a batch
+/// whose resume point the other moved is refused whole; one continuing from there goes on.
+async fn a_second_rebuild_of_one_generation_stops(kind: Kind) {
+    let db = TestDb::new(kind);
+    let store = db.open().await;
+    let generation = store.begin_rebuild(PROJECTION, 1).await.unwrap().generation;
+    let rows = synthetic_rows(3, 2);
+    let (first, second) = (rows[..1].to_vec(), rows[1..].to_vec());
+    let step = |from: Option<&str>, to: &str| {
+        Some(RebuildStep { from: from.map(str::to_owned), to: to.to_owned() })
+    };
+    let a = first[0].stream.clone();
+    store
+        .write_projection(PROJECTION, generation, first, true, None, step(None, &a))
+        .await
+        .unwrap();
+
+    // The other rebuild started from the same state and has its own first batch.
+    let b = second[0].stream.clone();
+    let late =
+        store.write_projection(PROJECTION, generation, second.clone(), true, None, step(None, &b));
+    let error = late.await.unwrap_err();
+    assert!(error.to_string().contains("another rebuild"), "{error}");
+    assert!(store.entity_timeline(generation, &b).await.unwrap().is_none());
+    let state = store.projection_state(PROJECTION).await.unwrap();
+    assert_eq!(state.building.unwrap().after_stream.as_deref(), Some(a.as_str()));
+
+    let c = second[1].stream.clone();
+    store
+        .write_projection(PROJECTION, generation, second, true, None, step(Some(&a), &c))
+        .await
+        .unwrap();
+    assert!(store.entity_timeline(generation, &b).await.unwrap().is_some());
+    store.close().await;
+}
+
+/// An index built for a generation that a swap retired before its rows were deleted (a store
+/// that read it as active just before the swap) goes with the next deletion of retired
+/// generations; the active generation's stays.
+async fn indexes_left_on_retired_generations_go(kind: Kind) {
+    let db = TestDb::new(kind);
+    let store = db.open().await;
+    let first = store.projection_state(PROJECTION).await.unwrap().active_generation;
+    let second = store.begin_rebuild(PROJECTION, 1).await.unwrap().generation;
+    store.swap_generation(PROJECTION, second).await.unwrap();
+    store.drop_retired_generations(PROJECTION).await.unwrap();
+    // A late index build for the retired generation.
+    store.index_generation(first).await.unwrap();
+    let pool = db.raw().await;
+    let names = |pattern: &'static str| {
+        let (pool, schema) = (pool.clone(), db.schema.clone());
+        async move {
+            let names: Vec<String> = match schema {
+                None => sqlx::query_scalar(
+                    "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE ?",
+                )
+                .bind(pattern)
+                .fetch_all(&pool)
+                .await
+                .unwrap(),
+                Some(schema) => sqlx::query_scalar(
+                    "SELECT indexname::TEXT FROM pg_indexes WHERE schemaname = $1 \
+                     AND indexname LIKE $2",
+                )
+                .bind(schema)
+                .bind(pattern)
+                .fetch_all(&pool)
+                .await
+                .unwrap(),
+            };
+            names
+        }
+    };
+    assert_eq!(names("restriction_index_department_g%").await.len(), 2);
+
+    store.drop_retired_generations(PROJECTION).await.unwrap();
+    let left = names("restriction_index_department_g%").await;
+    assert_eq!(left, vec![format!("restriction_index_department_g{second}")]);
+    pool.close().await;
     store.close().await;
 }

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use chrono::NaiveDate;
 use ledger_core::{CreditCode, Hash32, RecordedEvent, StreamName};
 use ledger_rules::{Catalogue, CreditStatus, Timeline};
-use ledger_store::projections::CheckpointMove;
+use ledger_store::projections::{CheckpointMove, RebuildStep};
 use ledger_store::{Store, StoreError};
 use tracing::{info, info_span, Instrument as _};
 
@@ -61,6 +61,11 @@ pub const TIMELINE_TRUST: Duration = Duration::from_secs(5);
 /// another process is seen within this time; until then lookups find no rows under the old
 /// generation and fold the stream instead, which gives the same answer.
 pub const GENERATION_CACHE_TTL: Duration = Duration::from_secs(1);
+
+/// How long a rebuild waits after its swap before deleting the retired generation: other
+/// processes may read the retired generation until they next look up the active one (every
+/// [`GENERATION_CACHE_TTL`]), and deleting it under them would give them partial pages.
+pub const RETIRED_GENERATION_GRACE: Duration = Duration::from_secs(2);
 
 /// How often the tailer looks for new events when nothing woke it.
 pub const TAIL_POLL_INTERVAL: Duration = Duration::from_millis(200);
@@ -147,6 +152,8 @@ pub struct Projector {
     timelines: Arc<std::sync::Mutex<TimelineCache>>,
     /// The active generation and when it was read.
     generation: Arc<std::sync::Mutex<Option<(i64, Instant)>>>,
+    /// Tailed pages whose write was refused because another projector applied them first.
+    pages_refused: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// Parsed timelines by stream, with the generation they belong to and when they were last
@@ -174,7 +181,14 @@ impl Projector {
             catalogue: Arc::new(RwLock::new((Arc::new(catalogue), head))),
             timelines: Arc::default(),
             generation: Arc::default(),
+            pages_refused: Arc::default(),
         })
+    }
+
+    /// Tailed pages this projector computed but did not write, because another projector on
+    /// the same database had applied them first.
+    pub fn pages_refused(&self) -> u64 {
+        self.pages_refused.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The store.
@@ -289,6 +303,30 @@ impl Projector {
         }))
     }
 
+    /// What the active generation stores for the entity, read from the store and decoded,
+    /// never from the cache or a fold: `None` when it stores nothing. For checks of the stored
+    /// views (lookups answer from the cache, or fold the stream when the row is missing).
+    pub async fn stored_entity(
+        &self,
+        code: &CreditCode,
+    ) -> Result<Option<EntityView>, ProjectionError> {
+        let generation = self.store.active_generation(PROJECTION).await?;
+        let stream = StreamName::entity(code);
+        let Some(row) = self.store.entity_timeline(generation, stream.as_str()).await? else {
+            return Ok(None);
+        };
+        let timeline = stored::decode(&row.timeline, &self.catalogue()).map_err(|problem| {
+            ProjectionError::Store(StoreError::Corrupt(format!(
+                "stored timeline of {stream}: {problem}"
+            )))
+        })?;
+        Ok(Some(EntityView {
+            position: row.position,
+            name: row.name,
+            timeline: Arc::new(timeline),
+        }))
+    }
+
     /// The entity's status on `as_of`, as the ledger knew it at `known_at` (a log position,
     /// exclusive of later events) or as known now.
     pub async fn status(
@@ -315,7 +353,7 @@ impl Projector {
     /// number of events read.
     pub async fn catch_up(&self) -> Result<u64, ProjectionError> {
         let state = self.store.projection_state(PROJECTION).await?;
-        let (applied, catalogue_changed) = self.tail(state.active_generation).await?;
+        let (applied, catalogue_changed) = self.tail(state.active_generation, true).await?;
         if catalogue_changed {
             info!("the measure catalogue changed; rebuilding the projection");
             self.reload_catalogue().await?;
@@ -325,14 +363,24 @@ impl Projector {
     }
 
     /// Tails `generation` up to the log's current end. Returns the events read and whether a
-    /// catalogue event was among them.
-    async fn tail(&self, generation: i64) -> Result<(u64, bool), ProjectionError> {
+    /// catalogue event was among them. With `while_active`, stops as soon as `generation` is
+    /// no longer the active one (a rebuild swapped another in), so that at most the page in
+    /// flight lands in a retired generation.
+    async fn tail(
+        &self,
+        generation: i64,
+        while_active: bool,
+    ) -> Result<(u64, bool), ProjectionError> {
         let mut position = self.store.generation_position(PROJECTION, generation).await?;
         let mut applied = 0u64;
         let mut catalogue_changed = false;
         loop {
             // Positions and streams only: the entities touched are read whole below, and the
             // rest of the log (access-log events above all) is not needed here at all.
+            if while_active && self.store.active_generation(PROJECTION).await? != generation {
+                info!(generation, position, "generation retired; tailing stops");
+                break;
+            }
             let page = self.store.read_log_streams(position, TAIL_PAGE_EVENTS).await?;
             let Some(last) = page.last().map(|(position, _)| *position) else { break };
             let mut touched: Vec<StreamName> = page
@@ -375,10 +423,10 @@ impl Projector {
                 .await
             {
                 Ok(()) => {}
-                // Another projector applied these events first (two servers on one database,
-                // or a rebuild's catch-up racing the server's tailer): carry on after what it
-                // applied, and keep nothing of this page.
+                // Another projector applied these events first (two servers on one
+                // database): carry on after what it applied, and keep nothing of this page.
                 Err(StoreError::ProjectionMoved { actual, .. }) => {
+                    self.pages_refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     info!(
                         generation,
                         from = position,
@@ -450,13 +498,16 @@ impl Projector {
         let (batches_tx, mut batches_rx) =
             tokio::sync::mpsc::channel::<(Vec<ledger_store::projections::EntityRows>, String)>(1);
         let writer_store = self.store.clone();
+        let mut written_up_to = building.after_stream.clone();
         let writer = tokio::spawn(async move {
             while let Some((batch, after)) = batches_rx.recv().await {
+                let step = RebuildStep { from: written_up_to.take(), to: after.clone() };
                 writer_store
-                    .write_projection(PROJECTION, generation, batch, true, None, Some(&after))
+                    .write_projection(PROJECTION, generation, batch, true, None, Some(step))
                     .await?;
+                written_up_to = Some(after);
             }
-            Ok::<(), StoreError>(())
+            Ok::<Option<String>, StoreError>(written_up_to)
         });
 
         let (mut events_read, mut entities_written) = (0u64, 0u64);
@@ -487,15 +538,19 @@ impl Projector {
         }
         drop(batches_tx);
         reader.await.map_err(|e| ProjectionError::Catalogue(format!("reader failed: {e}")))?;
-        writer.await.map_err(|e| ProjectionError::Catalogue(format!("writer failed: {e}")))??;
+        let written_up_to = writer
+            .await
+            .map_err(|e| ProjectionError::Catalogue(format!("writer failed: {e}")))??;
         entities_written += batch.len() as u64;
-        // The building generation's checkpoint is 0 until this write, or already at the
-        // snapshot when a rebuild resumes after it.
+        // The building generation's checkpoint is unset (0) until this write, which sets it to
+        // the snapshot: a rebuild of the same generation in another process that got there
+        // first makes it fail. A rebuild resumed after this write (cut off while catching up)
+        // leaves the checkpoint where it is, at or past the snapshot.
         let from = self.store.generation_position(PROJECTION, generation).await?;
-        let moved = CheckpointMove { from, to: building.snapshot };
-        self.store
-            .write_projection(PROJECTION, generation, batch, true, Some(moved), after.as_deref())
-            .await?;
+        let moved =
+            (from < building.snapshot).then_some(CheckpointMove { from: 0, to: building.snapshot });
+        let step = after.map(|to| RebuildStep { from: written_up_to, to });
+        self.store.write_projection(PROJECTION, generation, batch, true, moved, step).await?;
         progress(RebuildProgress {
             events: events_read,
             entities: entities_written,
@@ -504,7 +559,7 @@ impl Projector {
         });
 
         // Catch the new generation up with what was appended during the scan, then swap.
-        self.tail(generation).await?;
+        self.tail(generation, false).await?;
         self.store.swap_generation(PROJECTION, generation).await?;
         if let Ok(mut slot) = self.generation.lock() {
             *slot = None;
@@ -520,16 +575,25 @@ impl Projector {
             "rebuild swapped in"
         );
 
-        // The retired generation serves nothing from here on: its rows go now, a chunk at a
-        // time, so that appends and tailing get the write lock between chunks.
+        // The retired generation's rows go once other processes have stopped reading it (they
+        // re-read the active generation every GENERATION_CACHE_TTL), a chunk at a time, so
+        // that appends and tailing get the write lock between chunks. The new generation
+        // serves already: a failure here is logged, and the next rebuild deletes what is left.
+        tokio::time::sleep(RETIRED_GENERATION_GRACE).await;
         let deleting = Instant::now();
-        self.store.drop_retired_generations(PROJECTION).await?;
+        match self.store.drop_retired_generations(PROJECTION).await {
+            Ok(()) => info!(
+                generation,
+                elapsed_ms = deleting.elapsed().as_millis() as u64,
+                "retired generations deleted"
+            ),
+            Err(e) => tracing::warn!(
+                generation,
+                error = %e,
+                "retired generations not deleted; the next rebuild deletes them"
+            ),
+        }
         let retired_deleted_in = deleting.elapsed();
-        info!(
-            generation,
-            elapsed_ms = retired_deleted_in.as_millis() as u64,
-            "retired generations deleted"
-        );
         Ok(RebuildReport {
             generation,
             events: events_read,

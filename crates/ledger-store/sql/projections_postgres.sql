@@ -14,7 +14,10 @@ SET building_generation = $1, building_snapshot = $2, building_after = NULL
 WHERE name = $3
 
 -- name: rebuild_progress
-UPDATE projection_state SET building_after = $1 WHERE name = $2 AND building_generation = $3
+-- Moves a rebuild's resume point to $1, only from $4 (NULL at the start): a second rebuild of
+-- the same generation finds it moved and stops.
+UPDATE projection_state SET building_after = $1
+WHERE name = $2 AND building_generation = $3 AND building_after IS NOT DISTINCT FROM $4
 
 -- name: swap_generation
 UPDATE projection_state
@@ -105,6 +108,12 @@ GROUP BY list, ground, SUBSTR(start_date, 1, 7) ORDER BY 3, 1, 2
 -- name: restriction_counts
 SELECT department, SUBSTR(start_date, 1, 7), COUNT(*)::BIGINT FROM restriction_index
 WHERE generation = $1 GROUP BY department, SUBSTR(start_date, 1, 7) ORDER BY 2, 1
+
+-- name: generation_indexes
+-- The indexes of single generations (`GENERATION_INDEXES`, named `<name>_g<N>`) in the store's
+-- schema.
+SELECT indexname::TEXT FROM pg_indexes
+WHERE schemaname = current_schema() AND indexname LIKE '%\_g%'
 
 -- name: older_generation
 -- The newest generation below the given one that still has rows in any table.

@@ -49,6 +49,7 @@ pub const QUERY_NAMES: &[&str] = &[
     "list_counts",
     "restriction_counts",
     "older_generation",
+    "generation_indexes",
     "drop_generation_timelines_bound",
     "drop_generation_timelines",
     "drop_generation_restrictions_bound",
@@ -86,6 +87,10 @@ const FEED_PACKS_PER_READ: usize = 16;
 /// end. The other reads go along the tables' keys (generation, stream, ...).
 const GENERATION_INDEXES: [(&str, &str, &str); 1] =
     [("restriction_index_department", "restriction_index", "department, stream")];
+
+/// Deletions of retired generations one [`Store::drop_retired_generations`] makes before it
+/// gives up on rows that keep reappearing.
+pub const DROP_RETIRED_ATTEMPTS_MAX: usize = 8;
 
 /// The most rows one read of a projection returns.
 pub const PROJECTION_PAGE_ROWS_MAX: usize = 1_000;
@@ -593,7 +598,19 @@ struct ProjectionWrite {
     entities: Vec<EntityRows>,
     fresh: bool,
     moved: Option<CheckpointMove>,
-    after_stream: Option<String>,
+    step: Option<RebuildStep>,
+}
+
+/// A rebuild batch's move of the resume point (the last stream whose rows are written), made in
+/// the same transaction as the batch's rows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RebuildStep {
+    /// The resume point the batch continues from (`None` at the rebuild's start): it must still
+    /// be there, or the batch is refused (another rebuild of the same generation is writing)
+    /// with nothing written.
+    pub from: Option<String>,
+    /// The last stream of the batch.
+    pub to: String,
 }
 
 /// A move of a projection generation's checkpoint, made in the same transaction as the rows
@@ -606,6 +623,14 @@ pub struct CheckpointMove {
     pub from: u64,
     /// The new checkpoint: the next position to apply.
     pub to: u64,
+}
+
+/// The refusal of a rebuild batch whose resume point another rebuild moved.
+fn step_error(w: &ProjectionWrite) -> StoreError {
+    StoreError::Unavailable(format!(
+        "another rebuild is writing generation {} of projection {}; this one stops",
+        w.generation, w.name
+    ))
 }
 
 /// The refusal of a write whose checkpoint another projector moved (to `actual`).
@@ -706,28 +731,44 @@ impl Store {
         Ok(())
     }
 
-    /// Deletes the rows of every generation below the active one of projection `name`.
+    /// Deletes the rows and indexes of every generation below the active one of projection
+    /// `name`.
     ///
     /// Apart from the generation the last swap retired, rows are left in older generations
-    /// when a deletion was cut short by a crash, or when a tailer wrote one page into the
-    /// generation it had just read as active while a swap replaced it: nothing reads them, and
-    /// this is the one place that removes them.
+    /// when a deletion was cut short by a crash, or when a tailer wrote the page it had in
+    /// flight into a generation a swap had just retired: nothing reads them, and this is the
+    /// one place that removes them. A generation that still has rows after
+    /// [`DROP_RETIRED_ATTEMPTS_MAX`] deletions (a tailer of another process still writing
+    /// into it) is left for the next call, with an error saying so.
     pub async fn drop_retired_generations(&self, name: &str) -> Result<(), StoreError> {
         let active = self.active_generation(name).await?;
         let db = &self.inner.db;
-        let mut dropped = None;
+        let mut attempts = 0;
         loop {
             let row = db.query("older_generation").bind(active).fetch_one(&db.pool).await?;
-            let Some(older) = row.try_get::<Option<i64>, _>(0)? else { return Ok(()) };
-            if dropped == Some(older) {
-                return Err(StoreError::Corrupt(format!(
-                    "rows of generation {older} of projection {name} remain after deleting them"
+            let Some(older) = row.try_get::<Option<i64>, _>(0)? else { break };
+            attempts += 1;
+            if attempts > DROP_RETIRED_ATTEMPTS_MAX {
+                return Err(StoreError::Unavailable(format!(
+                    "rows of retired generation {older} of projection {name} keep coming back; \
+                     something still writes into it"
                 )));
             }
             tracing::info!(generation = older, "deleting the rows of an inactive generation");
             self.drop_generation(older).await?;
-            dropped = Some(older);
         }
+        // An index can outlive its rows: built for a generation a store had just read as
+        // active while a swap retired it.
+        for index in db.query("generation_indexes").fetch_all(&db.pool).await? {
+            let index: String = index.try_get(0)?;
+            let generation = GENERATION_INDEXES.iter().find_map(|(prefix, _, _)| {
+                index.strip_prefix(prefix)?.strip_prefix("_g")?.parse::<i64>().ok()
+            });
+            if generation.is_some_and(|g| g < active) {
+                sqlx::query(&format!("DROP INDEX IF EXISTS {index}")).execute(&db.pool).await?;
+            }
+        }
+        Ok(())
     }
 
     /// Builds the indexes of `generation` of its own (`GENERATION_INDEXES`) unless they exist.
@@ -851,7 +892,8 @@ impl Store {
     /// `fresh` says the entities have no rows in this generation yet (a rebuild), which saves
     /// the deletes. `moved` moves the generation's checkpoint, refused as
     /// [`StoreError::ProjectionMoved`] with nothing written when the checkpoint is no longer
-    /// at `moved.from`; on a rebuild `after_stream` is the last stream finished. On a SQLite
+    /// at `moved.from`; on a rebuild `step` moves the resume point, refused likewise when
+    /// another rebuild moved it first. On a SQLite
     /// file the write goes through the direct connection (see [`crate::sqlite_direct`]),
     /// elsewhere through sqlx; the statements are the same.
     pub async fn write_projection(
@@ -861,7 +903,7 @@ impl Store {
         entities: Vec<EntityRows>,
         fresh: bool,
         moved: Option<CheckpointMove>,
-        after_stream: Option<&str>,
+        step: Option<RebuildStep>,
     ) -> Result<(), StoreError> {
         let write = ProjectionWrite {
             checkpoint: checkpoint_name(name, generation),
@@ -870,7 +912,7 @@ impl Store {
             entities,
             fresh,
             moved,
-            after_stream: after_stream.map(str::to_owned),
+            step,
         };
         if let db::NativePool::Sqlite(_, Some(direct)) = &self.inner.native {
             let (direct, store) = (direct.clone(), self.clone());
@@ -911,6 +953,20 @@ impl Store {
                 return Err(moved_error(w, moved, actual));
             }
         }
+        if let Some(step) = &w.step {
+            let changed = db
+                .query("rebuild_progress")
+                .bind(step.to.clone())
+                .bind(w.name.clone())
+                .bind(w.generation)
+                .bind(step.from.clone())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if changed != 1 {
+                return Err(step_error(w));
+            }
+        }
         if !w.fresh {
             for entity in &w.entities {
                 for statement in DELETE_ENTITY_ROWS {
@@ -942,14 +998,6 @@ impl Store {
                 }
                 sqlx::query_with(&sql, args).execute(&mut *tx).await?;
             }
-        }
-        if let Some(after) = &w.after_stream {
-            db.query("rebuild_progress")
-                .bind(after.clone())
-                .bind(w.name.clone())
-                .bind(w.generation)
-                .execute(&mut *tx)
-                .await?;
         }
         tx.commit().await?;
         Ok(())
@@ -983,6 +1031,17 @@ impl Store {
                 return Err(moved_error(w, moved, actual.unwrap_or(0)));
             }
         }
+        if let Some(step) = &w.step {
+            let changed = tx
+                .execute(
+                    q.get("rebuild_progress"),
+                    (step.to.as_str(), w.name.as_str(), w.generation, step.from.as_deref()),
+                )
+                .map_err(failed)?;
+            if changed != 1 {
+                return Err(step_error(w));
+            }
+        }
         if !w.fresh {
             for statement in DELETE_ENTITY_ROWS {
                 let mut statement = tx.prepare_cached(q.get(statement)).map_err(failed)?;
@@ -1014,10 +1073,6 @@ impl Store {
                 }
                 statement.raw_execute().map_err(failed)?;
             }
-        }
-        if let Some(after) = &w.after_stream {
-            tx.execute(q.get("rebuild_progress"), (after.as_str(), w.name.as_str(), w.generation))
-                .map_err(failed)?;
         }
         Ok(())
     }

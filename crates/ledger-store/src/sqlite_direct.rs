@@ -105,8 +105,9 @@ impl DirectSqlite {
             tx.commit().map_err(failed)?;
             Ok(value)
         })();
-        if result.is_err() {
-            // A connection in an unknown state is not reused; the next write opens another.
+        // A connection in an unknown state is not reused; the next write opens another. A
+        // write refused for a moved checkpoint only rolled back, and keeps it.
+        if result.as_ref().is_err_and(|e| !matches!(e, StoreError::ProjectionMoved { .. })) {
             *slot = None;
         }
         result
