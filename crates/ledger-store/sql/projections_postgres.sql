@@ -102,7 +102,8 @@ WHERE generation = $1 AND start_date <= $2 AND (end_date IS NULL OR end_date > $
 ORDER BY stream, decision_number LIMIT $5
 
 -- name: list_counts
-SELECT list, ground, SUBSTR(start_date, 1, 7), COUNT(*)::BIGINT FROM list_index WHERE generation = $1
+SELECT list, ground, SUBSTR(start_date, 1, 7), COUNT(*)::BIGINT FROM list_index
+WHERE generation = $1
 GROUP BY list, ground, SUBSTR(start_date, 1, 7) ORDER BY 3, 1, 2
 
 -- name: restriction_counts
