@@ -487,10 +487,7 @@ async fn a_closed_store_writes_no_projection(kind: Kind) {
 async fn a_swap_also_deletes_rows_left_in_older_generations(kind: Kind) {
     let db = TestDb::new(kind);
     let store = db.open().await;
-    let first = store.projection_state(PROJECTION).await.unwrap().active_generation;
-    let second = store.begin_rebuild(PROJECTION, 1).await.unwrap().generation;
-    store.swap_generation(PROJECTION, second).await.unwrap();
-    store.drop_retired_generations(PROJECTION).await.unwrap();
+    let (first, second) = swap_in_an_empty_generation(&store).await;
     // A late page for the retired first generation.
     store
         .write_projection(PROJECTION, first, synthetic_rows(3, 4), true, None, None)
@@ -683,6 +680,37 @@ async fn feed_entries_from_before_packs_survive_the_migration(kind: Kind) {
     store.close().await;
 }
 
+/// The names of the indexes matching the LIKE `pattern` in the test database, in order.
+async fn index_names(db: &TestDb, pool: &sqlx::AnyPool, pattern: String) -> Vec<String> {
+    match &db.schema {
+        None => sqlx::query_scalar(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE ? ORDER BY name",
+        )
+        .bind(pattern)
+        .fetch_all(pool)
+        .await
+        .unwrap(),
+        Some(schema) => sqlx::query_scalar(
+            "SELECT indexname::TEXT FROM pg_indexes WHERE schemaname = $1 \
+             AND indexname LIKE $2 ORDER BY indexname",
+        )
+        .bind(schema.clone())
+        .bind(pattern)
+        .fetch_all(pool)
+        .await
+        .unwrap(),
+    }
+}
+
+/// Retires the first generation by a rebuild that writes nothing: (first, second).
+async fn swap_in_an_empty_generation(store: &Store) -> (i64, i64) {
+    let first = store.projection_state(PROJECTION).await.unwrap().active_generation;
+    let second = store.begin_rebuild(PROJECTION, 1).await.unwrap().generation;
+    store.swap_generation(PROJECTION, second).await.unwrap();
+    store.drop_retired_generations(PROJECTION).await.unwrap();
+    (first, second)
+}
+
 /// The text of statement `name` in the backend's projection query file, with `{generation}`
 /// written in as the store writes it.
 fn projection_statement(kind: Kind, name: &str, generation: i64) -> String {
@@ -707,33 +735,7 @@ async fn each_generation_reads_through_indexes_of_its_own(kind: Kind) {
     let projector = Projector::new(store.clone()).await.unwrap();
     projector.catch_up().await.unwrap();
     let pool = db.raw().await;
-    let indexes = |generation: i64| {
-        let pool = pool.clone();
-        let schema = db.schema.clone();
-        async move {
-            let suffix = format!("%_g{generation}");
-            let names: Vec<String> = match schema {
-                None => sqlx::query_scalar(
-                    "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE ? \
-                     ORDER BY name",
-                )
-                .bind(suffix)
-                .fetch_all(&pool)
-                .await
-                .unwrap(),
-                Some(schema) => sqlx::query_scalar(
-                    "SELECT indexname::TEXT FROM pg_indexes WHERE schemaname = $1 \
-                     AND indexname LIKE $2 ORDER BY indexname",
-                )
-                .bind(schema)
-                .bind(suffix)
-                .fetch_all(&pool)
-                .await
-                .unwrap(),
-            };
-            names
-        }
-    };
+    let indexes = |generation: i64| index_names(&db, &pool, format!("%_g{generation}"));
     let own = |g: i64| vec![format!("restriction_index_department_g{g}")];
     assert_eq!(indexes(1).await, own(1));
 
@@ -989,37 +991,11 @@ async fn a_second_rebuild_of_one_generation_stops(kind: Kind) {
 async fn indexes_left_on_retired_generations_go(kind: Kind) {
     let db = TestDb::new(kind);
     let store = db.open().await;
-    let first = store.projection_state(PROJECTION).await.unwrap().active_generation;
-    let second = store.begin_rebuild(PROJECTION, 1).await.unwrap().generation;
-    store.swap_generation(PROJECTION, second).await.unwrap();
-    store.drop_retired_generations(PROJECTION).await.unwrap();
+    let (first, second) = swap_in_an_empty_generation(&store).await;
     // A late index build for the retired generation.
     store.index_generation(first).await.unwrap();
     let pool = db.raw().await;
-    let names = |pattern: &'static str| {
-        let (pool, schema) = (pool.clone(), db.schema.clone());
-        async move {
-            let names: Vec<String> = match schema {
-                None => sqlx::query_scalar(
-                    "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE ?",
-                )
-                .bind(pattern)
-                .fetch_all(&pool)
-                .await
-                .unwrap(),
-                Some(schema) => sqlx::query_scalar(
-                    "SELECT indexname::TEXT FROM pg_indexes WHERE schemaname = $1 \
-                     AND indexname LIKE $2",
-                )
-                .bind(schema)
-                .bind(pattern)
-                .fetch_all(&pool)
-                .await
-                .unwrap(),
-            };
-            names
-        }
-    };
+    let names = |pattern: &str| index_names(&db, &pool, pattern.to_owned());
     assert_eq!(names("restriction_index_department_g%").await.len(), 2);
 
     store.drop_retired_generations(PROJECTION).await.unwrap();
