@@ -109,6 +109,16 @@ async fn populate(store: &Store) {
     }
 }
 
+/// A fresh database with the fixed population, and a projector that has tailed all of it.
+async fn tailed_population(kind: Kind) -> (TestDb, Store, Projector) {
+    let db = TestDb::new(kind);
+    let store = db.open().await;
+    populate(&store).await;
+    let projector = Projector::new(store.clone()).await.unwrap();
+    projector.catch_up().await.unwrap();
+    (db, store, projector)
+}
+
 async fn stream_of(store: &Store, c: &CreditCode) -> Vec<ledger_core::RecordedEvent> {
     store.read_stream(&StreamName::entity(c), 1, 10_000).await.unwrap()
 }
@@ -188,11 +198,7 @@ async fn tailing_equals_the_fold(kind: Kind) {
 }
 
 async fn rebuild_equals_tailing_and_swaps(kind: Kind) {
-    let db = TestDb::new(kind);
-    let store = db.open().await;
-    populate(&store).await;
-    let projector = Projector::new(store.clone()).await.unwrap();
-    projector.catch_up().await.unwrap();
+    let (_db, store, projector) = tailed_population(kind).await;
     let before: Vec<_> = futures_timelines(&projector).await;
 
     // Reads keep being answered while the rebuild runs.
@@ -230,11 +236,7 @@ async fn timelines_of(projector: &Projector, entities: u64) -> Vec<ledger_rules:
 }
 
 async fn interrupted_rebuild_resumes(kind: Kind) {
-    let db = TestDb::new(kind);
-    let store = db.open().await;
-    populate(&store).await;
-    let projector = Projector::new(store.clone()).await.unwrap();
-    projector.catch_up().await.unwrap();
+    let (_db, store, projector) = tailed_population(kind).await;
 
     // A rebuild that "crashed" after writing its first entity.
     let building = store.begin_rebuild(PROJECTION, store.size().await.unwrap()).await.unwrap();
@@ -729,11 +731,7 @@ fn projection_statement(kind: Kind, name: &str, generation: i64) -> String {
 /// A rebuilt generation gets its own partial index when it is swapped in, the old generation's
 /// goes with its rows, and a department's read plans through the new one.
 async fn each_generation_reads_through_indexes_of_its_own(kind: Kind) {
-    let db = TestDb::new(kind);
-    let store = db.open().await;
-    populate(&store).await;
-    let projector = Projector::new(store.clone()).await.unwrap();
-    projector.catch_up().await.unwrap();
+    let (db, store, projector) = tailed_population(kind).await;
     let pool = db.raw().await;
     let indexes = |generation: i64| index_names(&db, &pool, format!("%_g{generation}"));
     let own = |g: i64| vec![format!("restriction_index_department_g{g}")];
